@@ -1,0 +1,45 @@
+"""lstm_widgets: see why an LSTM is failing to update its weights, and fix it while it trains.
+
+The engine (TrainConfig, SequenceData, Trainer, History) runs headless; the widgets
+(Lab, watch) are imported lazily so that scripts and CI never load ipywidgets.
+"""
+
+from __future__ import annotations
+
+from .config import TrainConfig
+from .data import SequenceData, load_dataset, make_windows
+from .history import ChangeMarker, EpochRecord, History
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TrainConfig",
+    "SequenceData",
+    "load_dataset",
+    "make_windows",
+    "SequenceScaler",
+    "Trainer",
+    "History",
+    "EpochRecord",
+    "ChangeMarker",
+    "__version__",
+]
+
+_LAZY = {
+    # TensorFlow-backed parts load TensorFlow (about 2 s) on first use, not at import.
+    "Trainer": ("trainer", "Trainer"),
+    "SequenceScaler": ("scaling", "SequenceScaler"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
+    raise AttributeError(f"module 'lstm_widgets' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

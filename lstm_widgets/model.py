@@ -1,0 +1,49 @@
+"""Build the Keras 3 recurrent model described by a TrainConfig."""
+
+from __future__ import annotations
+
+from ._tf import keras
+from .config import TrainConfig
+
+__all__ = ["build_model", "make_optimizer", "make_loss", "GATES"]
+
+#: Gate names per cell type, in the order Keras lays them out along a kernel's last axis.
+GATES = {"lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
+
+_LAYER = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
+
+
+def build_model(config: TrainConfig, n_timesteps: int, n_features: int, n_outputs: int) -> "keras.Model":
+    """A Sequential model: ``config.layers`` recurrent layers, then a Dense output.
+
+    Builds the weights from ``config.seed``, so the same config gives the same model.
+    """
+    keras.utils.set_random_seed(config.seed)
+    cls = getattr(keras.layers, _LAYER[config.cell])
+    layers = [keras.Input(shape=(n_timesteps, n_features), name="sequence")]
+    for i in range(config.layers):
+        layers.append(
+            cls(config.units, return_sequences=i < config.layers - 1, name=f"{config.cell}_{i + 1}")
+        )
+    layers.append(keras.layers.Dense(n_outputs, name="output"))
+    return keras.Sequential(layers, name="lstm_widgets_model")
+
+
+def make_optimizer(config: TrainConfig) -> "keras.optimizers.Optimizer":
+    """The Keras optimizer, without clipping (the instrumented step clips, live)."""
+    lr = config.learning_rate
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=lr)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=lr)
+    if config.optimizer == "nadam":
+        return keras.optimizers.Nadam(learning_rate=lr)
+    return keras.optimizers.SGD(learning_rate=lr, momentum=config.momentum, nesterov=config.nesterov)
+
+
+def make_loss(config: TrainConfig):
+    return {
+        "mse": keras.losses.MeanSquaredError,
+        "mae": keras.losses.MeanAbsoluteError,
+        "huber": keras.losses.Huber,
+    }[config.loss]()

@@ -1,0 +1,535 @@
+"""Trainer: trains in a background thread, takes setting changes while it runs, and
+hands one EpochRecord per epoch to its History and subscribers."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from ._tf import tf
+from .config import ARCHITECTURE_FIELDS, HOT_FIELDS, TrainConfig
+from .data import SequenceData
+from .history import ChangeMarker, EpochRecord, History, marker_label
+from .instrument import CLIP_MODE_IDS, GradientStats, make_train_step
+from .model import build_model, make_loss, make_optimizer
+from .probes import VariableLayout, WeightTracker, make_time_probe
+from .scaling import SequenceScaler, input_stats
+
+__all__ = ["Trainer", "STATES"]
+
+log = logging.getLogger("lstm_widgets")
+
+STATES = ("idle", "training", "paused", "stopped", "finished", "diverged", "error")
+
+#: Changes applied before the next batch; the rest wait for the next epoch.
+_BATCH_FIELDS = {"learning_rate", "clipping", "clip_threshold", "optimizer", "momentum", "nesterov", "epochs"}
+_OPTIMIZER_FIELDS = ("optimizer", "momentum", "nesterov")
+_PROBE_SIZE = 64
+_EVAL_CHUNK = 2048
+
+
+class Trainer:
+    """Train a recurrent model on ``data`` in a background thread, instrumented.
+
+    Args:
+        config: A TrainConfig. Defaults to TrainConfig().
+        data: The SequenceData to train on (raw; the config's scaler is applied here).
+        **overrides: Settings that replace the config's, e.g. ``learning_rate=1e-2``.
+
+    Example:
+        >>> trainer = Trainer(TrainConfig(epochs=5), load_dataset("sine"))
+        >>> trainer.start(); trainer.wait()
+        >>> trainer.history.latest.loss
+    """
+
+    def __init__(self, config: TrainConfig | None = None, data: SequenceData | None = None, **overrides: Any):
+        if data is None:
+            raise ValueError("data is missing: pass a SequenceData, e.g. lstm_widgets.load_dataset('adding').")
+        if not isinstance(data, SequenceData):
+            raise ValueError(
+                f"data must be a SequenceData; got {type(data).__name__}. Wrap arrays with "
+                f"SequenceData(X_train, y_train, X_val, y_val)."
+            )
+        config = TrainConfig() if config is None else config
+        if not isinstance(config, TrainConfig):
+            raise ValueError(f"config must be a TrainConfig; got {type(config).__name__}.")
+        self._config = config.replace(**overrides) if overrides else config
+        self.data = data
+        self.history = History()
+        self.error: BaseException | None = None
+        self.subscriber_errors: list[tuple[str, BaseException]] = []
+        self._state = "idle"
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._running = threading.Event()  # set = not paused
+        self._running.set()
+        self._pending: list[dict[str, Any]] = []
+        self._epoch_subs: list[Callable[[EpochRecord], Any]] = []
+        self._state_subs: list[Callable[[str], Any]] = []
+        self._change_subs: list[Callable[[ChangeMarker], Any]] = []
+        self._built_config: TrainConfig | None = None
+        self._run_id = 0
+        self._epoch = 0  # epochs done in the current run
+        self._target_epoch = 0
+        self._position = 0.0  # where on the epoch axis the trainer is (for markers)
+        self._begin_new_run = True
+        self.model_ = None
+
+    # -- public state -------------------------------------------------------------------
+    @property
+    def config(self) -> TrainConfig:
+        """The settings in force (pending changes included once applied)."""
+        return self._config
+
+    @property
+    def state(self) -> str:
+        """One of "idle", "training", "paused", "stopped", "finished", "diverged", "error"."""
+        return self._state
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def epoch(self) -> int:
+        """Epochs finished in the current run."""
+        return self._epoch
+
+    @property
+    def target_epoch(self) -> int:
+        """The epoch the current Train will stop after."""
+        return self._target_epoch
+
+    @property
+    def run_id(self) -> int:
+        return self._run_id
+
+    # -- subscriptions --------------------------------------------------------------------
+    def on_epoch(self, fn: Callable[[EpochRecord], Any]) -> Callable:
+        """Call ``fn(record)`` after every epoch, from the training thread. An exception
+        in ``fn`` is logged and kept in ``subscriber_errors``; training goes on."""
+        self._epoch_subs.append(fn)
+        return fn
+
+    def on_state(self, fn: Callable[[str], Any]) -> Callable:
+        """Call ``fn(state)`` whenever the state changes."""
+        self._state_subs.append(fn)
+        return fn
+
+    def on_change(self, fn: Callable[[ChangeMarker], Any]) -> Callable:
+        """Call ``fn(marker)`` whenever a setting change takes effect."""
+        self._change_subs.append(fn)
+        return fn
+
+    def _notify(self, subs, arg) -> None:
+        for fn in list(subs):
+            try:
+                fn(arg)
+            except Exception as exc:  # a broken subscriber must never kill training
+                self.subscriber_errors.append((getattr(fn, "__name__", repr(fn)), exc))
+                del self.subscriber_errors[:-20]
+                log.exception("lstm_widgets: subscriber %r failed", fn)
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self._notify(self._state_subs, state)
+
+    # -- control --------------------------------------------------------------------------
+    def start(self) -> "Trainer":
+        """Train for ``config.epochs`` epochs in a background thread.
+
+        Continues the current run from its weights; the first start, or a start after an
+        architecture change, begins a new run. Raises RuntimeError if already training.
+        """
+        with self._lock:
+            if self.is_running:
+                raise RuntimeError(
+                    "The trainer is already training; a second start() would race the first. "
+                    "Use pause()/resume() or stop(), or change settings live with set(...)."
+                )
+            self._stop.clear()
+            self._running.set()
+            self.error = None
+            self._thread = threading.Thread(target=self._run, name="lstm_widgets-trainer", daemon=True)
+            self._set_state("training")
+            self._thread.start()
+        return self
+
+    def pause(self) -> None:
+        """Hold training before the next batch (the thread waits, weights kept)."""
+        if self.is_running:
+            self._running.clear()
+            self._set_state("paused")
+
+    def resume(self) -> None:
+        if self.is_running:
+            self._running.set()
+            self._set_state("training")
+
+    def stop(self, wait: bool = True, timeout: float | None = 30.0) -> None:
+        """Stop before the next batch. The epoch in progress is recorded as incomplete."""
+        self._stop.set()
+        self._running.set()
+        if wait:
+            self.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until training ends; True if it ended, False on timeout. Re-raises an
+        error that ended training."""
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
+            if t.is_alive():
+                return False
+        if self.error is not None:
+            raise RuntimeError(f"Training failed: {self.error}") from self.error
+        return True
+
+    def restart(self, start: bool = True) -> "Trainer":
+        """Stop, go back to the seed's initial weights with a fresh optimizer, and begin a
+        new run (training it if ``start``)."""
+        self.stop(wait=True)
+        with self._lock:
+            self._drain_pending(force=True)
+            self._begin_new_run = True
+            self._epoch = 0
+            self._position = 0.0
+            self._set_state("idle")
+        if start:
+            self.start()
+        return self
+
+    def close(self) -> None:
+        """Stop training and drop the model."""
+        self.stop(wait=True)
+        self.model_ = None
+
+    # -- settings -------------------------------------------------------------------------
+    def set(self, **changes: Any) -> TrainConfig:
+        """Change settings. While training, each takes effect before the next batch
+        (learning rate, clipping, optimizer, epochs) or epoch (scaler, batch size) and is
+        recorded as a ChangeMarker. Returns the config the changes lead to.
+
+        Raises:
+            ValueError: an unknown setting, an invalid value, or an architecture setting
+                (units, layers, cell, loss, seed) while training.
+        """
+        if not changes:
+            return self._config
+        with self._lock:
+            base = self._config
+            for p in self._pending:
+                base = base.replace(**p)
+            new = base.replace(**changes)  # validates
+            changed = {k: v for k, v in new.to_dict().items() if v != getattr(base, k)}
+            arch = sorted(set(changed) & ARCHITECTURE_FIELDS)
+            if arch and self.is_running:
+                raise ValueError(
+                    f"{', '.join(arch)} changes the model itself, so it cannot change while "
+                    f"training. Stop, then set it and restart(), which builds a fresh model."
+                )
+            if not changed:
+                return new
+            if self.is_running:
+                self._pending.append(changed)
+            else:
+                self._apply(changed)
+            return new
+
+    def _drain_pending(self, force: bool = False, epoch_boundary: bool = False) -> None:
+        if not self._pending:
+            return
+        with self._lock:
+            keep, now = [], {}
+            for p in self._pending:
+                for k, v in p.items():
+                    if force or epoch_boundary or k in _BATCH_FIELDS:
+                        now[k] = v
+                    else:
+                        keep.append({k: v})
+            self._pending = keep
+        if now:
+            self._apply(now)
+
+    def _apply(self, changes: dict[str, Any]) -> None:
+        old = self._config
+        new = old.replace(**changes)
+        diff = old.diff(new)
+        if not diff:
+            return
+        self._config = new
+        arch = set(diff) & ARCHITECTURE_FIELDS
+        if self.model_ is not None and not arch:
+            self._apply_to_model(old, new, diff)
+        for k, (a, b) in diff.items():
+            if self.model_ is None or self._run_id == 0:
+                continue  # nothing trained yet: the next run simply starts with it
+            m = ChangeMarker(self._run_id, round(self._position, 4), k, a, b, marker_label(k, a, b))
+            self.history.add_marker(m)
+            self._notify(self._change_subs, m)
+
+    def _apply_to_model(self, old: TrainConfig, new: TrainConfig, diff: dict) -> None:
+        if "learning_rate" in diff:
+            self._optimizer.learning_rate.assign(new.learning_rate)
+        if "clipping" in diff or "clip_threshold" in diff:
+            self._clip_mode.assign(CLIP_MODE_IDS[new.clipping])
+            self._clip_threshold.assign(new.clip_threshold)
+        if any(k in diff for k in _OPTIMIZER_FIELDS):
+            self._use_optimizer(new)
+        if "scaler" in diff or "scale_target" in diff:
+            self._rescale(new)
+        if "epochs" in diff and self.is_running:
+            self._target_epoch = self._run_start_epoch + new.epochs
+
+    # -- building ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        cfg, d = self._config, self.data
+        tf.config.set_soft_device_placement(True)
+        model = build_model(cfg, d.n_timesteps, d.n_features, d.n_outputs)
+        self.model_ = model
+        self.layout_ = layout = VariableLayout(model)
+        self._loss_fn = make_loss(cfg)
+        self._initial_weights = [v.numpy() for v in model.weights]
+        self._stats = GradientStats(layout)
+        self._tracker = WeightTracker(layout)
+        self._probe = make_time_probe(model, self._loss_fn, layout)
+        self._clip_mode = tf.Variable(CLIP_MODE_IDS[cfg.clipping], dtype=tf.int32, trainable=False)
+        self._clip_threshold = tf.Variable(cfg.clip_threshold, dtype=tf.float32, trainable=False)
+        n_val = len(d.X_val) if d.has_val else 0
+        self._X = tf.Variable(tf.zeros(d.X_train.shape), trainable=False)
+        self._Y = tf.Variable(tf.zeros(d.y_train.shape), trainable=False)
+        self._Xv = tf.Variable(tf.zeros(d.X_val.shape), trainable=False) if n_val else None
+        self._Yv = tf.Variable(tf.zeros(d.y_val.shape), trainable=False) if n_val else None
+        self._rescale(cfg)
+
+        loss_fn = self._loss_fn
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+        def eval_sum(idx):
+            x, y = tf.gather(self._Xv, idx), tf.gather(self._Yv, idx)
+            return loss_fn(y, model(x, training=False)) * tf.cast(tf.shape(idx)[0], tf.float32)
+
+        self._eval_sum = eval_sum
+        self._steps_cache: dict[tuple, tuple] = {}
+        self._use_optimizer(cfg)
+        gated = {}
+        for g in layout.gated:
+            gated[layout.names[g.index]] = list(g.gates)
+        self.history.structure = {
+            "variables": list(layout.names),
+            "layers": list(layout.layers),
+            "var_layer": dict(zip(layout.names, layout.var_layer)),
+            "layer_cell": dict(layout.layer_cell),
+            "gated": gated,
+            "timesteps": d.n_timesteps,
+            "features": list(d.feature_names),
+            "dataset": d.name,
+        }
+        self._built_config = cfg
+
+    def _use_optimizer(self, cfg: TrainConfig) -> None:
+        """Switch to a fresh optimizer for ``cfg`` (weights kept, optimizer state new).
+        Compiled steps are cached per optimizer, so switching back costs no retrace."""
+        key = (cfg.optimizer, cfg.momentum, cfg.nesterov)
+        if key not in self._steps_cache:
+            opt = make_optimizer(cfg)
+            step = make_train_step(
+                self.model_, opt, self._loss_fn, self.layout_, self._stats,
+                self._X, self._Y, self._clip_mode, self._clip_threshold,
+            )
+            self._steps_cache[key] = (opt, step, [v.numpy() for v in opt.variables])
+            if len(self._steps_cache) > 8:  # bound memory if someone cycles many momentums
+                self._steps_cache.pop(next(iter(self._steps_cache)))
+        opt, step, fresh = self._steps_cache[key]
+        for v, init in zip(opt.variables, fresh):
+            v.assign(init)
+        opt.learning_rate.assign(cfg.learning_rate)
+        self._optimizer, self._step = opt, step
+
+    def _rescale(self, cfg: TrainConfig) -> None:
+        d = self.data
+        self.scaler_ = SequenceScaler(cfg.scaler, cfg.scale_target).fit(d)
+        Xs = self.scaler_.transform_X(d.X_train)
+        self._X.assign(Xs)
+        self._Y.assign(self.scaler_.transform_y(d.y_train))
+        if self._Xv is not None:
+            self._Xv.assign(self.scaler_.transform_X(d.X_val))
+            self._Yv.assign(self.scaler_.transform_y(d.y_val))
+        self._input_stats = input_stats(Xs)
+        n_probe = min(_PROBE_SIZE, len(d.X_val) if d.has_val else len(d.X_train))
+        src_x = self._Xv if self._Xv is not None else self._X
+        src_y = self._Yv if self._Yv is not None else self._Y
+        self._probe_xy = (tf.constant(src_x[:n_probe]), tf.constant(src_y[:n_probe]))
+
+    def _new_run(self) -> None:
+        if self._built_config is None or set(self._built_config.diff(self._config)) & ARCHITECTURE_FIELDS:
+            self._build()
+        else:
+            for v, w in zip(self.model_.weights, self._initial_weights):
+                v.assign(w)
+            self._rescale(self._config)
+            self._use_optimizer(self._config)
+            self._clip_mode.assign(CLIP_MODE_IDS[self._config.clipping])
+            self._clip_threshold.assign(self._config.clip_threshold)
+        self._run_id += 1
+        self._epoch = 0
+        self._position = 0.0
+        self._rng = np.random.default_rng(self._config.seed)
+        self.history.begin_run(self._run_id, self._config.to_dict())
+        self._begin_new_run = False
+
+    # -- the training thread -----------------------------------------------------------------
+    def _run(self) -> None:
+        final = "finished"
+        try:
+            self._drain_pending(force=True)
+            if self.model_ is None or self._begin_new_run or (
+                set(self._built_config.diff(self._config)) & ARCHITECTURE_FIELDS
+            ):
+                self._new_run()
+            self._run_start_epoch = self._epoch
+            self._target_epoch = self._epoch + self._config.epochs
+            self._stats.read_and_reset()
+            while self._epoch < self._target_epoch:
+                if self._stop.is_set():
+                    final = "stopped"
+                    break
+                record = self._one_epoch()
+                if record is None:
+                    final = "stopped"
+                    break
+                if record.status == "diverged":
+                    final = "diverged"
+                    break
+                if not record.complete:
+                    final = "stopped"
+                    break
+        except Exception as exc:  # reported through state and wait(); never a silent death
+            log.exception("lstm_widgets: training failed")
+            self.error = exc
+            final = "error"
+        finally:
+            self.history.end_run(self._run_id, final)
+            self._set_state(final)
+
+    def _one_epoch(self) -> EpochRecord | None:
+        self._drain_pending(epoch_boundary=True)
+        cfg = self._config
+        n = len(self.data.X_train)
+        bs = min(cfg.batch_size, n)
+        n_steps = math.ceil(n / bs)
+        perm = self._rng.permutation(n).astype(np.int32)
+        self._tracker.snapshot()
+        t0 = time.perf_counter()
+        done = 0
+        for k in range(n_steps):
+            self._position = self._epoch + k / n_steps
+            if self._pending:
+                self._drain_pending()
+            if not self._running.is_set():
+                paused_at = time.perf_counter()
+                self._running.wait()
+                t0 += time.perf_counter() - paused_at  # paused time is not epoch time
+                if self._pending:
+                    self._drain_pending()
+            if self._stop.is_set():
+                break
+            self._step(perm[k * bs : (k + 1) * bs])
+            done += 1
+        if done == 0:
+            return None
+        return self._record(done, done == n_steps, time.perf_counter() - t0)
+
+    def _record(self, steps: int, complete: bool, train_time: float) -> EpochRecord:
+        t0 = time.perf_counter()
+        acc = self._stats.read_and_reset()
+        w = self._tracker.measure()
+        cfg, layout = self._config, self.layout_
+        val_loss = None
+        if self._Xv is not None:
+            n_val = int(self._Xv.shape[0])
+            total = 0.0
+            for s in range(0, n_val, _EVAL_CHUNK):
+                total += float(self._eval_sum(np.arange(s, min(s + _EVAL_CHUNK, n_val), dtype=np.int32)))
+            val_loss = total / n_val
+        probe = {k: v.numpy() for k, v in self._probe(*self._probe_xy).items()}
+        n = max(float(acc["steps"][0]), 1.0)
+        loss = float(acc["loss_sum"][0] / max(float(acc["samples"][0]), 1.0))
+
+        units: dict[str, dict[str, float]] = {}
+        ratio = w["delta"] / np.where(w["weight"] > 0, w["weight"], np.nan)
+        cols = {
+            "grad_pre_mean": acc["pre_sum"] / n,
+            "grad_pre_max": acc["pre_max"],
+            "grad_post_mean": acc["post_sum"] / n,
+            "grad_post_max": acc["post_max"],
+            "clip_fraction": acc["clipped"] / n,
+            "weight_norm": w["weight"],
+            "delta_norm": w["delta"],
+            "update_ratio": ratio,
+        }
+        for f, arr in cols.items():
+            units[f] = {u: float(v) for u, v in zip(layout.units, arr)}
+        gates: dict[str, dict[str, dict[str, float]]] = {}
+        g_ratio = w["gate_delta"] / np.where(w["gate_weight"] > 0, w["gate_weight"], np.nan)
+        gcols = {
+            "grad_pre_mean": acc["gate_pre_sum"] / n,
+            "grad_pre_max": acc["gate_pre_max"],
+            "grad_post_mean": acc["gate_post_sum"] / n,
+            "grad_post_max": acc["gate_post_max"],
+            "weight_norm": w["gate_weight"],
+            "delta_norm": w["gate_delta"],
+            "update_ratio": g_ratio,
+        }
+        for j, (var, gate) in enumerate(layout.gate_labels()):
+            gates.setdefault(var, {})[gate] = {f: float(arr[j]) for f, arr in gcols.items()}
+        nonfinite = {name: int(c) for name, c in zip(layout.names, acc["nonfinite"])}
+        diverged = (
+            not math.isfinite(loss)
+            or sum(nonfinite.values()) > 0
+            or not math.isfinite(units["weight_norm"]["global"])
+            or (val_loss is not None and not math.isfinite(val_loss))
+        )
+        self._epoch += 1
+        self._position = float(self._epoch)
+        rec = EpochRecord(
+            run_id=self._run_id,
+            epoch=self._epoch,
+            loss=loss,
+            val_loss=val_loss,
+            time_s=train_time + (time.perf_counter() - t0),
+            steps=steps,
+            complete=complete,
+            status="diverged" if diverged else "ok",
+            settings={k: getattr(cfg, k) for k in (
+                "optimizer", "learning_rate", "momentum", "nesterov", "clipping",
+                "clip_threshold", "scaler", "batch_size",
+            )},
+            units=units,
+            nonfinite=nonfinite,
+            gates=gates,
+            grad_through_time=[float(v) for v in probe["time"]],
+            gate_saturation=(
+                {g: float(v) for g, v in zip(self._probe.gates, probe["saturation"])}
+                if "saturation" in probe else {}
+            ),
+            input_stats=self._input_stats,
+        )
+        self.history.append(rec)
+        self._notify(self._epoch_subs, rec)
+        return rec
+
+    # -- convenience ---------------------------------------------------------------------
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predictions for raw inputs X, in the target's original units."""
+        if self.model_ is None:
+            raise RuntimeError("Nothing trained yet; call start() first.")
+        Xs = self.scaler_.transform_X(np.asarray(X, dtype=np.float32))
+        return self.scaler_.inverse_transform_y(np.asarray(self.model_(Xs, training=False)))
