@@ -17,7 +17,7 @@ import numpy as np
 from ._tf import tf
 from .probes import VariableLayout
 
-__all__ = ["CLIP_MODE_IDS", "clip_gradients", "GradientStats", "make_train_step"]
+__all__ = ["CLIP_MODE_IDS", "clip_gradients", "GradientStats", "accumulate_step", "make_train_step"]
 
 CLIP_MODE_IDS = {"none": 0, "clipnorm": 1, "global_clipnorm": 2, "clipvalue": 3}
 
@@ -118,6 +118,55 @@ class GradientStats:
         return {k: v.numpy() for k, v in self._read_and_reset().items()}
 
 
+def accumulate_step(stats, layout, grads, squares, var_sq, clipped, flags, loss, batch):
+    """In-graph: add one step's pre- and post-clip numbers to ``stats``.
+
+    Shared by :func:`make_train_step` and by :class:`lstm_widgets.watch.Monitor`, which
+    calls it from inside a Keras optimizer's own clipping.
+
+    Args:
+        stats: The GradientStats to add to.
+        layout: The VariableLayout the gradients follow (one per variable, in order).
+        grads: Pre-clip gradient tensors.
+        squares: Their element-wise squares.
+        var_sq: Their squared norms, a vector.
+        clipped: Post-clip gradient tensors.
+        flags: bool per variable: did clipping change its gradient this step.
+        loss: The step's loss (0 when unknown).
+        batch: The step's samples, float32 (0 when unknown).
+    """
+    post_squares = [tf.square(g) for g in clipped]
+    post_var_sq = tf.stack([tf.reduce_sum(s) for s in post_squares])
+    flags_f = tf.cast(flags, tf.float32)
+    unit_flags = tf.concat(
+        [
+            flags_f,
+            tf.cast(tf.linalg.matvec(tf.constant(layout.membership), flags_f) > 0, tf.float32),
+            tf.cast(tf.reduce_any(flags), tf.float32)[None],
+        ],
+        axis=0,
+    )
+    # Counting non-finite elements touches every element again; a finite squared norm
+    # proves there are none, so count only when one is not finite.
+    nonfinite = tf.cond(
+        tf.reduce_all(tf.math.is_finite(var_sq)),
+        lambda: tf.zeros([len(grads)], tf.float32),
+        lambda: tf.stack(
+            [tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(g)), tf.float32)) for g in grads]
+        ),
+    )
+    stats.update(
+        layout.expand(var_sq),
+        layout.expand(post_var_sq),
+        layout.gate_sq(squares),
+        layout.gate_sq(post_squares),
+        unit_flags,
+        nonfinite,
+        loss,
+        batch,
+    )
+
+
 def make_train_step(model, optimizer, loss_fn, layout, stats, X, Y, clip_mode, clip_threshold):
     """A compiled ``step(idx)``: one batch ``X[idx], Y[idx]`` forward and backward, clip,
     apply, and accumulate the statistics. X and Y are tf.Variables holding the (scaled)
@@ -137,30 +186,10 @@ def make_train_step(model, optimizer, loss_fn, layout, stats, X, Y, clip_mode, c
         squares = [tf.square(g) for g in grads]
         var_sq = tf.stack([tf.reduce_sum(s) for s in squares])
         clipped, flags = clip_gradients(grads, var_sq, clip_mode, clip_threshold)
-        post_squares = [tf.square(g) for g in clipped]
-        post_var_sq = tf.stack([tf.reduce_sum(s) for s in post_squares])
         optimizer.apply(clipped, tvars)
-        flags_f = tf.cast(flags, tf.float32)
-        unit_flags = tf.concat(
-            [
-                flags_f,
-                tf.cast(tf.linalg.matvec(tf.constant(layout.membership), flags_f) > 0, tf.float32),
-                tf.cast(tf.reduce_any(flags), tf.float32)[None],
-            ],
-            axis=0,
-        )
-        nonfinite = tf.stack(
-            [tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(g)), tf.float32)) for g in grads]
-        )
-        stats.update(
-            layout.expand(var_sq),
-            layout.expand(post_var_sq),
-            layout.gate_sq(squares),
-            layout.gate_sq(post_squares),
-            unit_flags,
-            nonfinite,
-            loss,
-            tf.cast(tf.shape(idx)[0], tf.float32),
+        accumulate_step(
+            stats, layout, grads, squares, var_sq, clipped, flags,
+            loss, tf.cast(tf.shape(idx)[0], tf.float32),
         )
 
     return step

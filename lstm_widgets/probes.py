@@ -195,7 +195,10 @@ def make_time_probe(model, loss_fn, layout: VariableLayout):
         dx = tape.gradient(loss, x)
         per_t = tf.sqrt(tf.reduce_sum(tf.square(dx), axis=[0, 2]))
         out = {"time": per_t, "loss": loss}
-        if first is not None:
+        # Saturation reads the first gated layer's kernel against x, so it needs that
+        # layer to see x itself (always so for Trainer models; a user's model may put a
+        # Dense or Conv layer first, then the feature counts differ and it is skipped).
+        if first is not None and x.shape[-1] == layout.variables[first.index].shape[0]:
             kernel = tf.convert_to_tensor(layout.variables[first.index])
             z = tf.einsum("btf,fk->btk", x, kernel)
             if bias is not None:
@@ -208,5 +211,5 @@ def make_time_probe(model, loss_fn, layout: VariableLayout):
             out["saturation"] = tf.reduce_mean(sat, axis=[0, 2])
         return out
 
-    probe.gates = first.gates if first is not None else ()
+    probe.gates = first.gates if first is not None else ()  # empty "saturation" when skipped
     return probe
