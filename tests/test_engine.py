@@ -1,0 +1,330 @@
+"""The instrumented engine: clipping, per-gate splits, live changes, stop, divergence,
+repeatability, restart, threads and memory."""
+
+from __future__ import annotations
+
+import gc
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from lstm_widgets import SequenceData, TrainConfig, load_dataset
+from lstm_widgets._tf import keras, tf
+from lstm_widgets.instrument import CLIP_MODE_IDS, clip_gradients
+from lstm_widgets.probes import gate_split_sq
+from lstm_widgets.trainer import Trainer
+
+TINY = dict(units=4, epochs=2, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def sine():
+    return load_dataset("sine", n_samples=160, seq_len=8, seed=1)
+
+
+def run(data, **cfg) -> Trainer:
+    t = Trainer(TrainConfig(**{**TINY, **cfg}), data)
+    t.start()
+    assert t.wait(120)
+    return t
+
+
+# -- clipping is Keras's clipping ------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["clipnorm", "global_clipnorm", "clipvalue"])
+@pytest.mark.parametrize("threshold", [0.05, 1.0, 100.0])
+def test_clipping_matches_keras_optimizer(mode, threshold):
+    rng = np.random.default_rng(0)
+    grads = [
+        tf.constant(rng.normal(size=(3, 8)).astype("float32") * 2.0),
+        tf.constant(rng.normal(size=(8,)).astype("float32") * 0.01),
+        tf.zeros((2, 2)),  # a zero gradient must stay zero, not NaN
+    ]
+    keras_opt = keras.optimizers.SGD(learning_rate=0.1, **{mode: threshold})
+    expected = keras_opt._clip_gradients(grads)
+    sq = tf.stack([tf.reduce_sum(tf.square(g)) for g in grads])
+    ours, flags = clip_gradients(grads, sq, tf.constant(CLIP_MODE_IDS[mode]), tf.constant(threshold))
+    for e, o in zip(expected, ours):
+        np.testing.assert_allclose(o.numpy(), np.asarray(e), rtol=1e-6, atol=1e-7)
+    if threshold == 100.0:
+        assert not flags.numpy().any()
+    if threshold == 0.05:
+        assert flags.numpy()[0]
+
+
+def test_no_clipping_passes_gradients_through():
+    grads = [tf.constant([[3.0, 4.0]])]
+    out, flags = clip_gradients(grads, tf.constant([25.0]), tf.constant(0), tf.constant(1.0))
+    np.testing.assert_array_equal(out[0].numpy(), [[3.0, 4.0]])
+    assert not flags.numpy().any()
+
+
+def test_post_clip_norms_respect_the_threshold_in_training(sine):
+    t = run(sine, clipping="clipnorm", clip_threshold=0.01, epochs=1)
+    rec = t.history.latest
+    for var in t.history.structure["variables"]:
+        assert rec.units["grad_post_max"][var] <= 0.01 * (1 + 1e-4)
+        assert rec.units["grad_pre_mean"][var] >= rec.units["grad_post_mean"][var]
+    assert rec.units["clip_fraction"]["global"] == 1.0
+
+
+# -- per-gate numbers ------------------------------------------------------------------
+
+
+def test_gate_split_squares_add_up_to_the_whole():
+    x = tf.random.normal((5, 4 * 7))
+    sq = tf.square(x)
+    parts = gate_split_sq(sq, 4).numpy()
+    assert parts.shape == (4,)
+    np.testing.assert_allclose(parts.sum(), tf.reduce_sum(sq).numpy(), rtol=1e-5)
+    # gate f is the second block of the last axis (Keras order i, f, c, o)
+    np.testing.assert_allclose(parts[1], tf.reduce_sum(sq[:, 7:14]).numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_recorded_gate_norms_add_up_to_the_variable_norm(sine, cell):
+    # One step per epoch (batch = all samples), so each mean is that step's exact norm.
+    t = run(sine, cell=cell, batch_size=len(sine.X_train), epochs=2, layers=2)
+    rec = t.history.latest
+    assert rec.steps == 1
+    gated = t.history.structure["gated"]
+    assert len(gated) == 6  # kernel, recurrent kernel, bias of two layers
+    for var, gates in gated.items():
+        assert list(rec.gates[var]) == gates
+        for f_gate, f_var in [("grad_pre_mean", "grad_pre_mean"), ("weight_norm", "weight_norm"), ("delta_norm", "delta_norm")]:
+            total = sum(rec.gates[var][g][f_gate] ** 2 for g in gates)
+            assert total == pytest.approx(rec.units[f_var][var] ** 2, rel=1e-4)
+
+
+# -- live changes ----------------------------------------------------------------------
+
+
+def test_learning_rate_change_mid_run_scales_the_update(sine):
+    # Plain SGD with one full-batch step per epoch: ||dW|| = lr * ||g|| exactly.
+    t = Trainer(TrainConfig(optimizer="sgd", learning_rate=1e-3, units=4, epochs=4,
+                            batch_size=len(sine.X_train)), sine)
+
+    @t.on_epoch
+    def bump(rec):
+        if rec.epoch == 2:
+            t.set(learning_rate=1e-2)  # from the training thread, mid-run
+
+    t.start()
+    t.wait(120)
+    recs = t.history.run()
+    ratios = [r.units["delta_norm"]["global"] / r.units["grad_pre_mean"]["global"] for r in recs]
+    assert ratios[:2] == pytest.approx([1e-3, 1e-3], rel=1e-3)
+    assert ratios[2:] == pytest.approx([1e-2, 1e-2], rel=1e-3)
+    [marker] = t.history.markers
+    assert marker.setting == "learning_rate" and marker.label == "lr 0.001 → 0.01"
+    assert marker.position == pytest.approx(2.0)
+    assert [r.settings["learning_rate"] for r in recs] == [1e-3, 1e-3, 1e-2, 1e-2]
+
+
+def test_clipping_threshold_changes_while_training(sine):
+    t = Trainer(TrainConfig(clipping="clipnorm", clip_threshold=100.0, units=4, epochs=3), sine)
+
+    @t.on_epoch
+    def tighten(rec):
+        if rec.epoch == 1:
+            t.set(clip_threshold=0.001)
+
+    t.start()
+    t.wait(120)
+    recs = t.history.run()
+    assert recs[0].units["clip_fraction"]["global"] == 0.0
+    assert recs[2].units["clip_fraction"]["global"] == 1.0
+    assert recs[2].units["grad_post_max"]["lstm_1/lstm_cell/kernel"] <= 0.001 * (1 + 1e-4)
+
+
+def test_optimizer_scaler_and_batch_size_change_keep_the_weights(sine):
+    t = Trainer(TrainConfig(units=4, epochs=3, batch_size=32), sine)
+    weights_before = {}
+
+    @t.on_epoch
+    def change(rec):
+        if rec.epoch == 1:
+            weights_before.update({v.path: v.numpy().copy() for v in t.model_.trainable_variables})
+            t.set(optimizer="rmsprop", scaler="minmax", batch_size=64)
+
+    t.start()
+    t.wait(120)
+    recs = t.history.run()
+    assert [r.steps for r in recs] == [4, 2, 2]  # 128 samples: batch 32 then 64
+    assert recs[1].settings["optimizer"] == "rmsprop"
+    assert recs[0].input_stats["min"][0] < -0.5 and recs[1].input_stats["min"][0] == pytest.approx(0.0, abs=1e-5)
+    assert {m.setting for m in t.history.markers} == {"optimizer", "scaler", "batch_size"}
+    # the first epoch after the switch moved weights a little, from where they were
+    assert recs[1].units["update_ratio"]["global"] < 0.5
+    assert t.model_ is not None and weights_before
+
+
+def test_architecture_change_while_training_is_refused(sine):
+    t = Trainer(TrainConfig(units=4, epochs=50), sine)
+    t.start()
+    try:
+        with pytest.raises(ValueError, match=r"units .*cannot change while training.*restart"):
+            t.set(units=8)
+    finally:
+        t.stop()
+    t.set(units=8)  # fine when stopped: the next run builds a fresh model
+    t.restart(start=True)
+    t.wait(120)
+    assert t.model_.layers[0].units == 8
+
+
+# -- stop, pause, divergence -------------------------------------------------------------
+
+
+def test_stop_lands_within_one_batch(sine):
+    t = Trainer(TrainConfig(units=4, epochs=5, batch_size=4), sine)  # 32 batches/epoch
+    calls = {"n": 0}
+    t.start()
+    t.stop()  # builds the model and its compiled step, trains nothing
+    step = t._step
+
+    def counting_step(idx):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            t.stop(wait=False)
+        return step(idx)
+
+    t._use_optimizer = lambda cfg: None  # keep our wrapper in place
+    t._step = counting_step
+    t.start()
+    t.wait(60)
+    assert calls["n"] == 5  # not one batch more after stop()
+    assert t.state == "stopped"
+    last = t.history.latest
+    assert not last.complete and last.steps == 5
+
+
+def test_pause_holds_and_resume_continues(sine):
+    t = Trainer(TrainConfig(units=4, epochs=200, batch_size=8), sine)
+    got_epoch = threading.Event()
+    t.on_epoch(lambda r: got_epoch.set())
+    t.start()
+    assert got_epoch.wait(60)
+    t.pause()
+    assert t.state == "paused"
+    n = len(t.history)
+    threading.Event().wait(0.5)
+    assert len(t.history) <= n + 1  # at most the epoch in flight finishes
+    n = len(t.history)
+    threading.Event().wait(0.3)
+    assert len(t.history) == n
+    t.resume()
+    assert t.state == "training"
+    t.stop()
+    assert t.state == "stopped"
+
+
+def test_second_start_is_refused_and_no_second_thread(sine):
+    t = Trainer(TrainConfig(units=4, epochs=100), sine)
+    t.start()
+    try:
+        with pytest.raises(RuntimeError, match="already training"):
+            t.start()
+        assert sum(th.name == "lstm_widgets-trainer" for th in threading.enumerate()) == 1
+    finally:
+        t.stop()
+
+
+def test_huge_sgd_learning_rate_diverges_and_keeps_records():
+    data = load_dataset("multiscale", n_samples=256, seq_len=10)
+    t = run(data, optimizer="sgd", learning_rate=10.0, scaler="none", epochs=30)
+    assert t.state == "diverged"
+    recs = t.history.run()
+    assert recs, "records before and at the divergence are kept"
+    assert recs[-1].status == "diverged" and len(recs) < 30
+    assert all(r.status == "ok" for r in recs[:-1])
+    assert t.history.runs[1]["status"] == "diverged"
+
+
+def test_a_raising_subscriber_does_not_kill_training(sine):
+    t = Trainer(TrainConfig(units=4, epochs=3), sine)
+
+    @t.on_epoch
+    def broken(rec):
+        raise KeyError("boom")
+
+    t.start()
+    t.wait(120)
+    assert t.state == "finished" and len(t.history) == 3
+    assert t.subscriber_errors and t.subscriber_errors[0][0] == "broken"
+
+
+# -- repeatability and restart ---------------------------------------------------------
+
+
+def _numbers(recs):
+    return [
+        (r.loss, r.val_loss, r.units["grad_pre_mean"]["global"], r.units["update_ratio"]["global"], *r.grad_through_time)
+        for r in recs
+    ]
+
+
+def test_same_seed_same_history(sine):
+    a = run(sine, epochs=3, seed=7)
+    b = run(sine, epochs=3, seed=7)
+    c = run(sine, epochs=3, seed=8)
+    np.testing.assert_allclose(_numbers(a.history.records), _numbers(b.history.records), rtol=1e-5)
+    assert not np.allclose(_numbers(a.history.records), _numbers(c.history.records), rtol=1e-3)
+
+
+def test_restart_goes_back_to_the_seeds_initial_weights(sine):
+    t = run(sine, epochs=2, seed=3)
+    t.set(learning_rate=0.01)  # changed between runs: no marker (the next run starts with it)
+    t.set(learning_rate=0.001)
+    t.restart(start=True)
+    t.wait(120)
+    assert t.history.run_ids == [1, 2]
+    np.testing.assert_allclose(_numbers(t.history.run(1)), _numbers(t.history.run(2)), rtol=1e-5)
+
+
+def test_train_again_continues_the_same_run(sine):
+    t = run(sine, epochs=2)
+    t.start()
+    t.wait(120)
+    assert [r.epoch for r in t.history.records] == [1, 2, 3, 4]
+    assert t.history.run_ids == [1]
+
+
+def test_fifty_start_stop_cycles_leave_no_threads_and_bounded_memory(sine):
+    import resource
+
+    t = Trainer(TrainConfig(units=4, epochs=1000, batch_size=16), sine)
+    rss = []
+    for i in range(50):
+        t.start()
+        t.stop()
+        if i in (9, 49):
+            gc.collect()
+            rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # MiB
+    assert not any(th.name == "lstm_widgets-trainer" for th in threading.enumerate())
+    assert t.history.run_ids == [1]
+    assert rss[1] - rss[0] < 50, f"peak RSS grew {rss[1] - rss[0]:.0f} MiB over 40 cycles"
+
+
+def test_gradient_through_time_has_one_value_per_step(sine):
+    t = run(sine, epochs=1)
+    g = t.history.latest.grad_through_time
+    assert len(g) == sine.n_timesteps and all(v >= 0 and math.isfinite(v) for v in g)
+    assert g[-1] > 0
+
+
+def test_predict_returns_original_units():
+    data = load_dataset("multiscale", n_samples=128, seq_len=6)
+    t = run(data, epochs=1, scale_target=True)
+    pred = t.predict(data.X_val)
+    assert pred.shape == data.y_val.shape
+
+
+def test_training_without_validation_data():
+    d = load_dataset("sine", n_samples=64, seq_len=5)
+    data = SequenceData(d.X_train, d.y_train)
+    t = run(data, epochs=1)
+    assert t.history.latest.val_loss is None and math.isfinite(t.history.latest.loss)
