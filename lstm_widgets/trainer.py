@@ -15,7 +15,7 @@ from ._tf import tf
 from .config import ARCHITECTURE_FIELDS, HOT_FIELDS, TrainConfig
 from .data import SequenceData
 from .history import ChangeMarker, EpochRecord, History, marker_label
-from .instrument import CLIP_MODE_IDS, GradientStats, make_train_step
+from .instrument import CLIP_MODE_IDS, GradientStats, epoch_tables, make_train_step
 from .model import build_model, make_loss, make_optimizer
 from .probes import VariableLayout, WeightTracker, make_time_probe
 from .scaling import SequenceScaler, input_stats
@@ -460,37 +460,9 @@ class Trainer:
                 total += float(self._eval_sum(np.arange(s, min(s + _EVAL_CHUNK, n_val), dtype=np.int32)))
             val_loss = total / n_val
         probe = {k: v.numpy() for k, v in self._probe(*self._probe_xy).items()}
-        n = max(float(acc["steps"][0]), 1.0)
         loss = float(acc["loss_sum"][0] / max(float(acc["samples"][0]), 1.0))
 
-        units: dict[str, dict[str, float]] = {}
-        ratio = w["delta"] / np.where(w["weight"] > 0, w["weight"], np.nan)
-        cols = {
-            "grad_pre_mean": acc["pre_sum"] / n,
-            "grad_pre_max": acc["pre_max"],
-            "grad_post_mean": acc["post_sum"] / n,
-            "grad_post_max": acc["post_max"],
-            "clip_fraction": acc["clipped"] / n,
-            "weight_norm": w["weight"],
-            "delta_norm": w["delta"],
-            "update_ratio": ratio,
-        }
-        for f, arr in cols.items():
-            units[f] = {u: float(v) for u, v in zip(layout.units, arr)}
-        gates: dict[str, dict[str, dict[str, float]]] = {}
-        g_ratio = w["gate_delta"] / np.where(w["gate_weight"] > 0, w["gate_weight"], np.nan)
-        gcols = {
-            "grad_pre_mean": acc["gate_pre_sum"] / n,
-            "grad_pre_max": acc["gate_pre_max"],
-            "grad_post_mean": acc["gate_post_sum"] / n,
-            "grad_post_max": acc["gate_post_max"],
-            "weight_norm": w["gate_weight"],
-            "delta_norm": w["gate_delta"],
-            "update_ratio": g_ratio,
-        }
-        for j, (var, gate) in enumerate(layout.gate_labels()):
-            gates.setdefault(var, {})[gate] = {f: float(arr[j]) for f, arr in gcols.items()}
-        nonfinite = {name: int(c) for name, c in zip(layout.names, acc["nonfinite"])}
+        units, gates, nonfinite = epoch_tables(layout, acc, w)
         diverged = (
             not math.isfinite(loss)
             or sum(nonfinite.values()) > 0
