@@ -22,6 +22,10 @@ __all__ = [
     "History",
     "EpochRecord",
     "ChangeMarker",
+    "watch",
+    "Monitor",
+    "write_report",
+    "load_ipython_extension",
     "__version__",
 ]
 
@@ -29,6 +33,9 @@ _LAZY = {
     # TensorFlow-backed parts load TensorFlow (about 2 s) on first use, not at import.
     "Trainer": ("trainer", "Trainer"),
     "SequenceScaler": ("scaling", "SequenceScaler"),
+    "watch": ("watch", "watch"),
+    "Monitor": ("watch", "Monitor"),
+    "write_report": ("report", "write_report"),
 }
 
 
@@ -37,8 +44,19 @@ def __getattr__(name: str):
         import importlib
 
         module, attr = _LAZY[name]
-        return getattr(importlib.import_module(f".{module}", __name__), attr)
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        # Importing the submodule "watch" set this package's `watch` to the module;
+        # keep the function instead (the module is callable too, see watch.py).
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'lstm_widgets' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext lstm_widgets``: registers the ``%lstm_lab`` and ``%lstm_watch`` magics."""
+    from .extension import load_ipython_extension as _load
+
+    _load(ipython)
 
 
 def __dir__():
