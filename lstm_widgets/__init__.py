@@ -22,6 +22,7 @@ __all__ = [
     "History",
     "EpochRecord",
     "ChangeMarker",
+    "Lab",
     "watch",
     "Monitor",
     "write_report",
@@ -33,6 +34,8 @@ _LAZY = {
     # TensorFlow-backed parts load TensorFlow (about 2 s) on first use, not at import.
     "Trainer": ("trainer", "Trainer"),
     "SequenceScaler": ("scaling", "SequenceScaler"),
+    # Widgets (ipywidgets, bqplot) load only when the Lab is asked for.
+    "Lab": ("ui", "Lab"),
     "watch": ("watch", "watch"),
     "Monitor": ("watch", "Monitor"),
     "write_report": ("report", "write_report"),

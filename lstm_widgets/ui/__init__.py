@@ -1,0 +1,11 @@
+"""The live Lab: ipywidgets controls and bqplot panels around a background Trainer.
+
+Importing this package imports ipywidgets and bqplot; the engine (``lstm_widgets``
+without ``.ui``) never does.
+"""
+
+from __future__ import annotations
+
+from .lab import Lab
+
+__all__ = ["Lab"]
