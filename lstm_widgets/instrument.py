@@ -180,7 +180,9 @@ def epoch_tables(layout, acc, w):
     """
     n = max(float(acc["steps"][0]), 1.0)
     units: dict[str, dict[str, float]] = {}
-    ratio = w["delta"] / np.where(w["weight"] > 0, w["weight"], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a diverged run's inf/inf is NaN, said by status
+        ratio = w["delta"] / np.where(w["weight"] > 0, w["weight"], np.nan)
+        g_ratio = w["gate_delta"] / np.where(w["gate_weight"] > 0, w["gate_weight"], np.nan)
     cols = {
         "grad_pre_mean": acc["pre_sum"] / n,
         "grad_pre_max": acc["pre_max"],
@@ -194,7 +196,6 @@ def epoch_tables(layout, acc, w):
     for f, arr in cols.items():
         units[f] = {u: float(v) for u, v in zip(layout.units, arr)}
     gates: dict[str, dict[str, dict[str, float]]] = {}
-    g_ratio = w["gate_delta"] / np.where(w["gate_weight"] > 0, w["gate_weight"], np.nan)
     gcols = {
         "grad_pre_mean": acc["gate_pre_sum"] / n,
         "grad_pre_max": acc["gate_pre_max"],
