@@ -35,7 +35,7 @@ from .instrument import GradientStats, accumulate_step, epoch_tables
 from .probes import VariableLayout, WeightTracker, make_time_probe
 from .scaling import input_stats
 
-__all__ = ["Monitor", "watch", "NO_RECURRENT_NOTE"]
+__all__ = ["Monitor", "watch", "settings_to_config", "NO_RECURRENT_NOTE"]
 
 log = logging.getLogger("lstm_widgets")
 
@@ -113,6 +113,30 @@ def _clip_mode(optimizer) -> tuple[str, float | None]:
         if t and t > 0:
             return mode, float(t)
     return "none", None
+
+
+def settings_to_config(settings: dict[str, Any]):
+    """The TrainConfig closest to recorded Monitor settings, or None when the optimizer
+    is not one TrainConfig knows (adam, rmsprop, nadam, sgd). Used to print Keras code
+    for a finding's patch."""
+    from .config import OPTIMIZERS, TrainConfig
+
+    if not settings or settings.get("optimizer") not in OPTIMIZERS:
+        return None
+    changes: dict[str, Any] = {"optimizer": settings["optimizer"], "scaler": "none"}
+    lr = settings.get("learning_rate")
+    if lr is not None and math.isfinite(lr) and 0 < lr <= 10:
+        changes["learning_rate"] = lr
+    if settings.get("optimizer") == "sgd":
+        changes["momentum"] = min(max(float(settings.get("momentum") or 0.0), 0.0), 0.999)
+        changes["nesterov"] = bool(settings.get("nesterov"))
+    if settings.get("clipping") in ("clipnorm", "global_clipnorm", "clipvalue"):
+        changes["clipping"] = settings["clipping"]
+        changes["clip_threshold"] = settings["clip_threshold"]
+    try:
+        return TrainConfig().replace(**changes)
+    except ValueError:
+        return None
 
 
 class _Instruments:
@@ -197,6 +221,7 @@ class Monitor(keras.callbacks.Callback):
         self._ctx = threading.local()
         self._t0 = 0.0
         self._closed_over_model = None
+        self.view = None  # the MonitorView watch(display=True) shows, if any
 
     # -- listeners ------------------------------------------------------------------------
     def on_epoch(self, fn: Callable[[EpochRecord], Any]) -> Callable:
