@@ -33,9 +33,10 @@ from ._tf import keras, tf
 from .history import ChangeMarker, EpochRecord, History, marker_label
 from .instrument import GradientStats, accumulate_step, epoch_tables
 from .probes import VariableLayout, WeightTracker, make_time_probe
+from .report import settings_to_config
 from .scaling import input_stats
 
-__all__ = ["Monitor", "watch", "settings_to_config", "NO_RECURRENT_NOTE"]
+__all__ = ["Monitor", "watch", "NO_RECURRENT_NOTE"]
 
 log = logging.getLogger("lstm_widgets")
 
@@ -88,7 +89,7 @@ def _settings(optimizer) -> dict[str, Any]:
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     cls = type(inner).__name__
     try:
-        lr = float(np.asarray(inner.learning_rate))
+        lr = float(f"{float(np.asarray(inner.learning_rate)):.6g}")  # float32 noise off
     except Exception:  # an exotic schedule: record what we cannot read as NaN
         lr = math.nan
     mode, threshold = _clip_mode(inner)
@@ -100,7 +101,7 @@ def _settings(optimizer) -> dict[str, Any]:
         "momentum": float(getattr(inner, "momentum", 0.0) or 0.0),
         "nesterov": bool(getattr(inner, "nesterov", False)),
         "clipping": mode,
-        "clip_threshold": threshold,
+        "clip_threshold": None if threshold is None else float(f"{threshold:.6g}"),
         "scaler": None,  # unknown: the user scales (or not) before fit
         "batch_size": None,
     }
@@ -113,30 +114,6 @@ def _clip_mode(optimizer) -> tuple[str, float | None]:
         if t and t > 0:
             return mode, float(t)
     return "none", None
-
-
-def settings_to_config(settings: dict[str, Any]):
-    """The TrainConfig closest to recorded Monitor settings, or None when the optimizer
-    is not one TrainConfig knows (adam, rmsprop, nadam, sgd). Used to print Keras code
-    for a finding's patch."""
-    from .config import OPTIMIZERS, TrainConfig
-
-    if not settings or settings.get("optimizer") not in OPTIMIZERS:
-        return None
-    changes: dict[str, Any] = {"optimizer": settings["optimizer"], "scaler": "none"}
-    lr = settings.get("learning_rate")
-    if lr is not None and math.isfinite(lr) and 0 < lr <= 10:
-        changes["learning_rate"] = lr
-    if settings.get("optimizer") == "sgd":
-        changes["momentum"] = min(max(float(settings.get("momentum") or 0.0), 0.0), 0.999)
-        changes["nesterov"] = bool(settings.get("nesterov"))
-    if settings.get("clipping") in ("clipnorm", "global_clipnorm", "clipvalue"):
-        changes["clipping"] = settings["clipping"]
-        changes["clip_threshold"] = settings["clip_threshold"]
-    try:
-        return TrainConfig().replace(**changes)
-    except ValueError:
-        return None
 
 
 class _Instruments:
@@ -221,6 +198,7 @@ class Monitor(keras.callbacks.Callback):
         self._ctx = threading.local()
         self._t0 = 0.0
         self._closed_over_model = None
+        self._last_settings: dict[str, Any] = {}
         self.view = None  # the MonitorView watch(display=True) shows, if any
 
     # -- listeners ------------------------------------------------------------------------
@@ -254,10 +232,10 @@ class Monitor(keras.callbacks.Callback):
             self._set_structure(model)
             self.history.begin_run(self._run_id, settings)
         else:
-            last = self.history.run(self._run_id)
-            if last:
-                self._mark_changes(last[-1].settings, settings, float(self._epoch))
+            if self._last_settings:
+                self._mark_changes(self._last_settings, settings, float(self._epoch))
             self.history.end_run(self._run_id, "training")  # (re)opens the run's status
+        self._last_settings = settings
         self._fit_status = "finished"
         self._install(model)
         self._inst.stats.read_and_reset()
@@ -298,9 +276,9 @@ class Monitor(keras.callbacks.Callback):
             or not math.isfinite(units["weight_norm"]["global"])
             or (val_loss is not None and not math.isfinite(val_loss))
         )
-        prev = self.history.run(self._run_id)
-        if prev:
-            self._mark_changes(prev[-1].settings, settings, float(self._epoch))
+        if self._last_settings:  # e.g. ReduceLROnPlateau or a callback changed the lr
+            self._mark_changes(self._last_settings, settings, float(self._epoch))
+        self._last_settings = settings
         self._epoch += 1
         record = EpochRecord(
             run_id=self._run_id,

@@ -127,7 +127,7 @@ class MonitorView:
 
     def _show_fix(self, finding) -> None:
         """Show the Keras code of a finding's patch (a running fit cannot be changed)."""
-        from ..watch import settings_to_config
+        from ..report import settings_to_config
 
         r = self.monitor.history.latest
         cfg = settings_to_config(r.settings if r is not None else {})
