@@ -224,6 +224,21 @@ def _nice(x: float) -> float:
     return float(f"{max(step * 10**exp, 1e-7):.1g}")
 
 
+def _clean(x: Any) -> Any:
+    """JSON-friendly copy: plain floats/ints/str, NaN and infinities as None."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (bool, str)) or x is None:
+        return x
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    return str(x)
+
+
 def _fmt(x: Any) -> str:
     return f"{x:.3g}" if _finite(x) else str(x)
 
@@ -830,8 +845,8 @@ def diagnose(history, data=None) -> list[Finding]:
             "A setting changed after the last recorded epoch; the diagnosis judges it once an "
             "epoch has run with it.",
             [f"Changed: {last_change.label} (at {last_change.position:g} on the epoch axis)."],
-            {"setting": last_change.setting, "old": last_change.old, "new": last_change.new,
-             "position": last_change.position},
+            _clean({"setting": last_change.setting, "old": last_change.old, "new": last_change.new,
+                    "position": last_change.position}),
         )]
     status = run_info.get("status", "")
     structure = getattr(history, "structure", {}) or {}
@@ -853,7 +868,11 @@ def diagnose(history, data=None) -> list[Finding]:
         for f in findings:
             f.evidence.append(f"Judged on {_epochs(window)}, after the change {last_change.label}.")
     if not findings:
-        return [_healthy(finite_window or window, trend)]
+        healthy = _healthy(finite_window or window, trend)
+        healthy.data = _clean(healthy.data)
+        return [healthy]
+    for f in findings:
+        f.data = _clean(f.data)
     rank = {c: i for i, c in enumerate(CODES)}
     findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), rank.get(f.code, len(CODES))))
     return findings
