@@ -725,13 +725,17 @@ def _check_stalled(window, structure, settings) -> list[Finding]:
         u for u in recs[-1].units.get("update_ratio", {}) if "/" not in u and u != "global"
     ]
     if len(layers) >= 2:
-        med = {l: _median([_ratio_of({f: r.units.get(f, {}).get(l) for f in ("update_ratio", "delta_norm", "weight_norm")}) for r in recs]) for l in layers}
+        fields_ = ("update_ratio", "delta_norm", "weight_norm")
+        med = {
+            name: _median([_ratio_of({f: r.units.get(f, {}).get(name) for f in fields_}) for r in recs])
+            for name in layers
+        }
         med = {k: v for k, v in med.items() if _finite(v)}
         top = max(med.values(), default=math.nan)
         if _finite(top) and top >= STALL_OTHERS_MOVE:
-            for l, v in med.items():
+            for name, v in med.items():
                 if v <= STALL_RELATIVE * top:
-                    stalled.append(("layer", l, v, top))
+                    stalled.append(("layer", name, v, top))
         data["layers"] = med
     gates_data = {}
     for var, per_gate in recs[-1].gates.items():
