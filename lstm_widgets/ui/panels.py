@@ -148,13 +148,16 @@ class _RunRows:
         return np.array([self.epochs[i] for i in idx], dtype=_F), [self.rows[i] for i in idx]
 
 
-@dataclass
+@dataclass(repr=False)
 class KeptRun:
     """A finished run pinned for comparison: its label and its EpochRecords."""
 
     label: str
     records: list
     structure: dict
+
+    def __repr__(self) -> str:
+        return f"KeptRun({self.label!r}, {len(self.records)} epochs)"
 
 
 class _FakeHistory:
