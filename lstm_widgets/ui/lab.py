@@ -315,6 +315,12 @@ class Lab:
         else:
             self.pause()
 
+    def report(self, path, title: str = "LSTM training report") -> str:
+        """Write a self-contained HTML report (settings, code, every panel, findings)."""
+        from ..report import write_report
+
+        return write_report(path, self.history, config=self.config, findings=self.findings, title=title)
+
     def close(self) -> None:
         """Stop training, drop the model and close the widgets."""
         self.trainer.close()
