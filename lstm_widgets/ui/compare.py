@@ -1,0 +1,180 @@
+"""compare_runs: several runs' numbers on the same axes, one line per run, with a legend.
+
+Example:
+    >>> from lstm_widgets.ui.compare import compare_runs
+    >>> compare_runs({"SGD": sgd_history, "Adam": adam_history}, field="loss")
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+from bqplot import Axis, Figure, LinearScale, Lines, LogScale
+
+from ..history import UNIT_FIELDS
+
+__all__ = ["compare_runs", "run_series", "COLOURS"]
+
+#: One colour per run, in order (the category10 palette).
+COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
+_EPOCH_FIELDS = ("loss", "val_loss", "time_s")
+_LABELS = {
+    "loss": "training loss",
+    "val_loss": "validation loss",
+    "time_s": "seconds per epoch",
+    "grad_pre_mean": "mean gradient norm before clipping",
+    "grad_pre_max": "largest gradient norm before clipping",
+    "grad_post_mean": "mean gradient norm after clipping",
+    "grad_post_max": "largest gradient norm after clipping",
+    "clip_fraction": "share of steps clipped",
+    "weight_norm": "||W||",
+    "delta_norm": "||ΔW|| per epoch",
+    "update_ratio": "update ratio ||ΔW||/||W|| per epoch",
+    "grad_through_time": "||∂L/∂x_t|| (last epoch)",
+}
+
+
+def _records(run: Any, label: str) -> list:
+    """The EpochRecords of one entry: a History (its latest run), a Lab or Trainer (its
+    History's latest run), ``(history, run_id)``, or a list of EpochRecords."""
+    if isinstance(run, tuple) and len(run) == 2:
+        history, run_id = run
+        history = getattr(history, "history", history)
+        if not hasattr(history, "run"):
+            raise ValueError(f"runs[{label!r}] = (history, run_id) needs a History; got {type(history).__name__}.")
+        if run_id not in getattr(history, "runs", {}):
+            raise ValueError(f"runs[{label!r}]: run {run_id!r} is not in that History; its runs are {history.run_ids}.")
+        return history.run(run_id)
+    if isinstance(run, (list, tuple)):
+        if not all(hasattr(r, "epoch") and hasattr(r, "units") for r in run):
+            raise ValueError(f"runs[{label!r}] is a list but not of EpochRecords.")
+        return list(run)
+    history = getattr(run, "history", run)
+    if not hasattr(history, "run"):
+        raise ValueError(
+            f"runs[{label!r}] must be a History, a Lab, a Trainer, (history, run_id) or a list of "
+            f"EpochRecords; got {type(run).__name__}."
+        )
+    return history.run()
+
+
+def run_series(run: Any, field: str = "loss", unit: str = "global") -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of one run, as :func:`compare_runs` draws it.
+
+    For an epoch field ("loss", "val_loss", "time_s") or a unit field (e.g.
+    "update_ratio", "grad_pre_mean") x is the epoch; for "grad_through_time" x is the
+    time step counted back from the last (0 = last step, -1 = the one before, ...) and y
+    the last epoch's ||∂L/∂x_t||, so sequences of different lengths line up at the end.
+
+    Raises:
+        ValueError: an unknown field, or a run that is not a History, Lab, Trainer,
+            ``(history, run_id)`` or list of EpochRecords.
+    """
+    _check_field(field)
+    recs = _records(run, "run")
+    if field == "grad_through_time":
+        g = np.asarray(recs[-1].grad_through_time if recs else [], dtype=float)
+        return np.arange(-len(g) + 1, 1, dtype=float), g
+    x = np.array([r.epoch for r in recs], dtype=float)
+    if field in _EPOCH_FIELDS:
+        y = [getattr(r, field) for r in recs]
+    else:
+        y = [r.units.get(field, {}).get(unit, math.nan) for r in recs]
+    return x, np.array([math.nan if v is None else v for v in y], dtype=float)
+
+
+def _check_field(field: str) -> None:
+    known = _EPOCH_FIELDS + UNIT_FIELDS + ("grad_through_time",)
+    if field not in known:
+        raise ValueError(f"field must be one of {', '.join(map(repr, known))}; got {field!r}.")
+
+
+def compare_runs(
+    runs: Mapping[str, Any],
+    field: str = "loss",
+    unit: str = "global",
+    log_y: bool = True,
+    title: str | None = None,
+) -> Figure:
+    """A bqplot Figure with one line per run, on the same axes, with a legend.
+
+    Args:
+        runs: ``{label: run}``; a run is a History (its latest run), a Lab or Trainer (its
+            History's latest run), ``(history, run_id)`` for an earlier run, or a list of
+            EpochRecords.
+        field: What to draw: "loss", "val_loss", "time_s", a unit field such as
+            "update_ratio" or "grad_pre_mean", or "grad_through_time" (the last epoch's
+            ||∂L/∂x_t|| against the step counted back from the end). Defaults to "loss".
+        unit: For a unit field, the variable, layer or "global". Defaults to "global".
+        log_y: A logarithmic y axis (values <= 0 and non-finite ones are left out).
+            Defaults to True.
+        title: The figure title. Defaults to the field's name.
+
+    Returns:
+        The Figure; display it, or read ``figure.marks[0].y`` (one row per run, NaN where
+        a run has no value).
+
+    Raises:
+        ValueError: ``runs`` is empty or not a mapping, a field is unknown, or a run is
+            not one of the kinds above.
+    """
+    if not isinstance(runs, Mapping) or not runs:
+        raise ValueError(
+            "runs must be a non-empty dict {label: history}, e.g. {'SGD': lab_sgd.history, "
+            f"'Adam': lab_adam.history}}; got {type(runs).__name__}."
+        )
+    _check_field(field)
+    series = [(str(label), *run_series(_records(run, str(label)), field, unit)) for label, run in runs.items()]
+    n = max((len(x) for _, x, _ in series), default=0)
+    xs = np.full((len(series), max(n, 1)), np.nan)
+    ys = np.full_like(xs, np.nan)
+    for i, (_, x, y) in enumerate(series):
+        xs[i, : len(x)] = x
+        ys[i, : len(y)] = y
+    ys[~np.isfinite(ys)] = np.nan
+    if log_y:
+        ys[ys <= 0] = np.nan  # a LogScale draws nothing at all with a value <= 0
+    finite = ys[np.isfinite(ys)]
+    if finite.size:
+        lo, hi = float(finite.min()), float(finite.max())
+        if log_y:
+            lo, hi = lo / 1.5, hi * 1.5
+        else:
+            pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 1.0
+            lo, hi = lo - pad, hi + pad
+    else:
+        lo, hi = (1e-3, 1.0) if log_y else (0.0, 1.0)
+    x_finite = xs[np.isfinite(xs)]
+    x_lo, x_hi = (float(x_finite.min()), float(x_finite.max())) if x_finite.size else (0.0, 1.0)
+    if x_lo == x_hi:
+        x_lo, x_hi = x_lo - 0.5, x_hi + 0.5
+    sx = LinearScale(min=x_lo, max=x_hi)
+    sy = LogScale(min=lo, max=hi) if log_y else LinearScale(min=lo, max=hi)
+    line = Lines(
+        x=xs, y=ys, scales={"x": sx, "y": sy},
+        labels=[label for label, _, _ in series],
+        colors=[COLOURS[i % len(COLOURS)] for i in range(len(series))],
+        display_legend=True, marker="circle", marker_size=16,
+    )
+    x_label = "time step (0 = last)" if field == "grad_through_time" else "epoch"
+    y_label = _LABELS.get(field, field) + ("" if unit == "global" or field in _EPOCH_FIELDS else f" [{unit}]")
+    fig = Figure(
+        marks=[line],
+        axes=[
+            Axis(scale=sx, label=x_label, tick_format="d" if field != "grad_through_time" else ""),
+            Axis(scale=sy, orientation="vertical", label=y_label, tick_format=".0e" if log_y else ""),
+        ],
+        title=title or y_label,
+        legend_location="top-right",
+        animation_duration=0,
+        fig_margin={"top": 40, "bottom": 45, "left": 70, "right": 20},
+    )
+    fig.layout.width = "640px"
+    fig.layout.height = "360px"
+    return fig
+
