@@ -363,3 +363,13 @@ def test_cli_lessons_copies_and_keeps_edits(tmp_path):
     r = _cli("lessons", "L", "--no-lab", cwd=tmp_path)
     assert r.returncode == 0 and edited.read_text() == "my edits"
     assert "not overwritten" in r.stdout and names[0] in r.stdout
+
+
+def test_lab_report(tmp_path):
+    from lstm_widgets.ui import Lab
+
+    lab = Lab("sine", dataset_options={"n_samples": 64, "seq_len": 10}, epochs=1, units=4)
+    lab.train(wait=True)
+    text = Path(lab.report(tmp_path / "lab.html")).read_text()
+    assert "<h2>Findings</h2>" in text and text.count("<svg") >= 7 and "http" not in text
+    lab.close()
