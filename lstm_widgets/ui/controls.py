@@ -144,7 +144,7 @@ class ControlPanel:
         self.lr_text.observe(lambda ch: self._changed("learning_rate_text", ch["new"]), names="value")
 
         def button(desc, cls, tip, icon="", style=""):
-            b = Button(description=desc, icon=icon, button_style=style, tooltip=tip, layout=Layout(width="70px"))
+            b = Button(description=desc, icon=icon, button_style=style, tooltip=tip, layout=Layout(width="140px"))
             b.add_class(cls)
             return b
 
@@ -154,8 +154,6 @@ class ControlPanel:
         self.restart_button = button("Restart", "lw-restart", TOOLTIPS["restart"], "refresh", "warning")
         self.keep_button = button("Keep run", "lw-keep", TOOLTIPS["keep"], "thumb-tack")
         self.clear_button = button("Clear kept", "lw-clear-kept", TOOLTIPS["clear"], "eraser")
-        self.keep_button.layout = Layout(width="110px")
-        self.clear_button.layout = Layout(width="110px")
 
         self.progress = IntProgress(value=0, min=0, max=config.epochs, layout=Layout(width="285px"))
         self.progress.add_class("lw-progress")
@@ -174,7 +172,8 @@ class ControlPanel:
                 header("Training (applies live)"),
                 s["optimizer"], s["momentum"], s["learning_rate"], self.lr_text,
                 s["clipping"], s["clip_threshold"], s["scaler"], s["epochs"], s["batch_size"],
-                HBox([self.train_button, self.pause_button, self.stop_button, self.restart_button]),
+                HBox([self.train_button, self.pause_button, self.stop_button, self.restart_button],
+                     layout=Layout(flex_flow="row wrap", width="290px")),
                 self.progress, self.progress_text, self.status,
                 HBox([self.keep_button, self.clear_button]),
                 header("Model (needs Restart)"),

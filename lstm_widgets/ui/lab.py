@@ -480,7 +480,7 @@ class Lab:
             if not self.trainer.is_running:
                 self._wanted = self.trainer.config
             self._refresh_code()
-            self._say(f"applied {marker.label} at epoch {marker.position:g}")
+            self._say(f"applied {marker.label} at epoch {marker.position:.1f}")
             for p in self.panels.values():
                 if isinstance(p, TimePanel):
                     p.update(self.history)

@@ -93,6 +93,56 @@ def _decades(*arrays, default=(1e-4, 1.0)) -> tuple[float, float]:
     return lo, hi
 
 
+def _log_axis(scale, **kw) -> Axis:
+    """A vertical axis for a LogScale that labels whole decades only (at most 6 labels).
+
+    Left to itself, bqplot labels every minor tick of a log axis (9e-1, 8e-1, ...), which
+    piles up into an unreadable column. The ticks follow the scale's min and max.
+    """
+    axis = Axis(scale=scale, orientation="vertical", tick_format=".0e", **kw)
+
+    def follow(_=None):
+        lo, hi = scale.min, scale.max
+        if not (lo and hi and 0 < lo < hi):
+            return
+        e0 = int(math.floor(math.log10(lo) + 1e-9))
+        e1 = int(math.ceil(math.log10(hi) - 1e-9))
+        exps = list(range(e0, e1 + 1))
+        if len(exps) <= 3:  # a narrow range: 1, 2, 5 in each decade
+            vals = [m * 10.0**e for e in exps for m in (1, 2, 5) if lo <= m * 10.0**e <= hi]
+        else:
+            step = max(1, math.ceil(len(exps) / 6))
+            vals = [10.0**e for e in exps[::step]]
+        axis.tick_values = np.array(vals)
+
+    scale.observe(follow, names=["min", "max"])
+    follow()
+    return axis
+
+
+def _epoch_axis(scale, **kw) -> Axis:
+    """A horizontal epoch axis with whole-number ticks only (1, 2, 5, 10, ... apart).
+
+    bqplot's default ticks for a range of 0..3 are 0, 0.3, 0.6, ..., which the "d"
+    format prints as 0 0 0 1 1 1: integer ticks follow the scale's range instead.
+    """
+    axis = Axis(scale=scale, tick_format="d", **kw)
+
+    def follow(_=None):
+        lo, hi = scale.min, scale.max
+        if lo is None or hi is None or not hi > lo:
+            return
+        span = hi - lo
+        step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10**4, 10**5, 10**6)
+                    if span / s <= 8 or s == 10**6)
+        first = math.ceil(lo / step) * step
+        axis.tick_values = np.arange(first, hi + 1e-9, step, dtype=float)
+
+    scale.observe(follow, names=["min", "max"])
+    follow()
+    return axis
+
+
 def _figure(title: str, marks, axes, width=400, height=260, legend=False, tooltip="") -> Figure:
     fig = Figure(
         marks=marks,
@@ -104,12 +154,26 @@ def _figure(title: str, marks, axes, width=400, height=260, legend=False, toolti
         min_aspect_ratio=0.01,
         max_aspect_ratio=100,
         title_style={"font-size": "12px"},
-        legend_location="top-right",
+        legend_location="bottom-left",  # marker labels take the top of the plot
         legend_text={"font-size": "10px"},
     )
-    if tooltip:
-        fig.tooltip = tooltip
+    # Not fig.tooltip: bqplot's Figure view has no `description`, and ipywidgets 8's
+    # tooltip code reads description.length, so the figure fails to render. The help
+    # goes into a caption under the figure instead (see Panel._finish).
+    fig._lw_help = tooltip
     return fig
+
+
+def _caption(text: str) -> HTML:
+    """A one-line caption under a figure; the full text shows on hover."""
+    safe = html.escape(text, quote=True)
+    cap = HTML(
+        f'<div class="lw-help" title="{safe}" style="font-size:11px;line-height:14px;'
+        f"color:var(--jp-ui-font-color2);white-space:nowrap;overflow:hidden;"
+        f'text-overflow:ellipsis;max-width:396px;margin:-4px 0 2px 4px">{safe}</div>'
+    )
+    cap.add_class("lw-caption")
+    return cap
 
 
 class _RunRows:
@@ -170,6 +234,36 @@ class _FakeHistory:
         self.version = 0
 
 
+@dataclass
+class _Shown:
+    position: float
+    label: str
+
+
+def merge_markers(markers: Sequence, window: float = 1.0) -> list:
+    """Change markers as they are best drawn: a run of changes to one setting within
+    ``window`` epochs (a slider moved step by step) becomes one marker "lr 0.001 → 0.002"
+    at the first change; changes at the same position are joined in one label."""
+    from ..history import marker_label
+
+    runs: list[list] = []
+    for m in markers:
+        last = runs[-1] if runs else None
+        if last and last[0].setting == m.setting and float(m.position) - float(last[-1].position) <= window:
+            last.append(m)
+        else:
+            runs.append([m])
+    shown: list[_Shown] = []
+    for run in runs:
+        label = marker_label(run[0].setting, run[0].old, run[-1].new)
+        pos = float(run[0].position)
+        if shown and abs(shown[-1].position - pos) < 1e-6:
+            shown[-1].label += "; " + label
+        else:
+            shown.append(_Shown(pos, label))
+    return shown
+
+
 class _Markers:
     """Vertical, labelled lines where a setting changed, on one figure's scales."""
 
@@ -194,7 +288,7 @@ class _Markers:
         return [self.lines] + ([self.labels] if self.labels is not None else [])
 
     def draw(self, markers: Sequence, y_lo: float, y_hi: float) -> None:
-        markers = list(markers)[-MAX_MARKERS:]
+        markers = merge_markers(markers)[-MAX_MARKERS:]
         if not markers:
             if self.lines.visible:
                 self.lines.visible = False
@@ -231,7 +325,13 @@ class Panel:
         self.widget = VBox()
 
     def _finish(self, *children) -> None:
-        self.widget = VBox(list(children), layout=Layout(width="auto"))
+        shown = []
+        for child in children:
+            shown.append(child)
+            help_text = getattr(child, "_lw_help", "")
+            if help_text:
+                shown.append(_caption(help_text))
+        self.widget = VBox(shown, layout=Layout(width="auto"))
         self.widget.add_class("lw-panel")
         self.widget.add_class(self.css_class)
 
@@ -326,6 +426,7 @@ class LossPanel(TimePanel):
         self.lines = Lines(
             x=np.zeros(0, dtype=_F), y=np.zeros((2, 0), dtype=_F), scales=sc, colors=PALETTE[:2],
             labels=["loss", "val loss"], display_legend=True, stroke_width=2, marker="circle", marker_size=12,
+            visible=False,
         )
         self.overlay = _overlay_lines(self.x_scale, self.y_scale)
         self.overlay.colors = PALETTE[:2]
@@ -334,8 +435,8 @@ class LossPanel(TimePanel):
         self._kept_xy = (np.zeros(0), np.zeros(0))
         self.figure = _figure(
             "Loss (log)", [self.lines, self.overlay] + self.markers.marks,
-            [Axis(scale=self.x_scale, label="epoch", tick_format="d"),
-             Axis(scale=self.y_scale, orientation="vertical", label="loss", tick_format=".0e")],
+            [_epoch_axis(self.x_scale, label="epoch"),
+             _log_axis(self.y_scale, label="loss")],
             tooltip=self.TOOLTIP,
         )
         self._finish(self.figure)
@@ -358,6 +459,7 @@ class LossPanel(TimePanel):
             self.lines.x = x
             self.lines.y = y.astype(_F)
             self.lines.marker = "circle" if len(x) < 40 else None
+            self.lines.visible = bool(len(x))
         with self.y_scale.hold_sync():
             self.y_scale.min, self.y_scale.max = lo, hi
         with self.x_scale.hold_sync():
@@ -390,11 +492,12 @@ class GradientPanel(TimePanel):
         self.y_scale = LogScale(min=1e-4, max=1.0)
         sc = {"x": self.x_scale, "y": self.y_scale}
         empty = np.zeros(0, dtype=_F)
-        self.pre = Lines(x=empty, y=empty, scales=sc, colors=PALETTE, stroke_width=2, display_legend=True)
-        self.post = Lines(x=empty, y=empty, scales=sc, colors=PALETTE, stroke_width=1.5, line_style="dashed")
+        self.pre = Lines(x=empty, y=empty, scales=sc, colors=PALETTE, stroke_width=2, display_legend=True, visible=False)
+        self.post = Lines(x=empty, y=empty, scales=sc, colors=PALETTE, stroke_width=1.5, line_style="dashed",
+                          visible=False)
         self.threshold = Lines(
             x=empty, y=empty, scales=sc, colors=[_THRESHOLD_COLOUR], stroke_width=2, line_style="dotted",
-            visible=False, labels=["clip threshold"],
+            visible=False,
         )
         self.threshold_label = Label(
             x=[0.0], y=[1.0], text=[""], scales=sc, colors=[_THRESHOLD_COLOUR], default_size=10,
@@ -405,7 +508,7 @@ class GradientPanel(TimePanel):
         self.frac_y = LinearScale(min=0.0, max=1.0)
         self.fraction = Lines(
             x=empty, y=empty, scales={"x": self.x_scale, "y": self.frac_y}, colors=[_THRESHOLD_COLOUR],
-            stroke_width=1.5, fill="bottom", fill_opacities=[0.2],
+            stroke_width=1.5, fill="bottom", fill_opacities=[0.2], visible=False,
         )
         self.frac_markers = _Markers(self.x_scale, self.frac_y, labels=False)
         self._layers: list[str] = []
@@ -414,14 +517,14 @@ class GradientPanel(TimePanel):
         self.figure = _figure(
             "Gradient norm per layer (solid: before clip, dashed: after)",
             [self.pre, self.post, self.overlay, self.threshold, self.threshold_label] + self.markers.marks,
-            [Axis(scale=self.x_scale, label="epoch", tick_format="d"),
-             Axis(scale=self.y_scale, orientation="vertical", label="‖g‖", tick_format=".0e")],
+            [_epoch_axis(self.x_scale, label="epoch"),
+             _log_axis(self.y_scale, label="‖g‖")],
             height=190, tooltip=self.TOOLTIP,
         )
         self.fraction_figure = _figure(
             "Fraction of steps clipped",
             [self.fraction] + self.frac_markers.marks,
-            [Axis(scale=self.x_scale, label="", tick_format="d", num_ticks=4),
+            [_epoch_axis(self.x_scale, label=""),
              Axis(scale=self.frac_y, orientation="vertical", tick_format=".0%", num_ticks=3)],
             height=95, tooltip="Share of each epoch's steps where clipping changed the gradient "
             "(any variable). Near 100% for long: the threshold, not the learning rate, sets the step.",
@@ -473,13 +576,20 @@ class GradientPanel(TimePanel):
             self.pre.x, self.pre.y = x, pre.astype(_F)
             if layers != self._layers:
                 self.pre.labels = layers
+            self.pre.visible = bool(n)
         with self.post.hold_sync():
             self.post.x, self.post.y = x, post.astype(_F)
+            self.post.visible = bool(n)
         self._layers = layers
         clipping = bool(n) and math.isfinite(thr[-1])
         with self.threshold.hold_sync():
-            self.threshold.x, self.threshold.y = x, thr.astype(_F)
-            self.threshold.visible = bool(np.isfinite(thr).any())
+            if np.isfinite(thr).any():
+                self.threshold.x, self.threshold.y = x, thr.astype(_F)
+                self.threshold.visible = True
+            else:  # hidden, but with drawable data: all-NaN data makes bqplot write d="null"
+                self.threshold.x = np.array([x_lo, x_hi], dtype=_F)
+                self.threshold.y = np.array([lo, lo], dtype=_F)
+                self.threshold.visible = False
         with self.threshold_label.hold_sync():
             if clipping:
                 self.threshold_label.x = [float(x[-1])]
@@ -489,6 +599,7 @@ class GradientPanel(TimePanel):
             self.threshold_label.visible = clipping
         with self.fraction.hold_sync():
             self.fraction.x, self.fraction.y = x, np.nan_to_num(frac).astype(_F)
+            self.fraction.visible = bool(n)
         with self.y_scale.hold_sync():
             self.y_scale.min, self.y_scale.max = lo, hi
         with self.x_scale.hold_sync():
@@ -524,7 +635,8 @@ class UpdateRatioPanel(TimePanel):
             x=[0.0], y=[hi], text=["healthy 1e-4..1e-2 (rule of thumb)"], scales=sc, colors=[_BAND_COLOUR],
             default_size=10, font_unit="px", y_offset=-3, x_offset=4,
         )
-        self.lines = Lines(x=empty, y=empty, scales=sc, colors=PALETTE, stroke_width=2, display_legend=True)
+        self.lines = Lines(x=empty, y=empty, scales=sc, colors=PALETTE, stroke_width=2, display_legend=True,
+                           visible=False)
         self.overlay = _overlay_lines(self.x_scale, self.y_scale)
         self.markers = _Markers(self.x_scale, self.y_scale)
         self._layers: list[str] = []
@@ -533,8 +645,8 @@ class UpdateRatioPanel(TimePanel):
         self.figure = _figure(
             "Update ratio ‖ΔW‖/‖W‖ per layer per epoch",
             [self.lines, self.overlay, self.band, self.band_label] + self.markers.marks,
-            [Axis(scale=self.x_scale, label="epoch", tick_format="d"),
-             Axis(scale=self.y_scale, orientation="vertical", label="‖ΔW‖/‖W‖", tick_format=".0e")],
+            [_epoch_axis(self.x_scale, label="epoch"),
+             _log_axis(self.y_scale, label="‖ΔW‖/‖W‖")],
             tooltip=self.TOOLTIP,
         )
         self._finish(self.figure)
@@ -565,6 +677,7 @@ class UpdateRatioPanel(TimePanel):
             self.lines.x, self.lines.y = x, y.astype(_F)
             if layers != self._layers:
                 self.lines.labels = layers
+            self.lines.visible = bool(len(x))
         self._layers = layers
         band_x = np.array([x_lo, x_hi], dtype=_F)
         if not np.array_equal(band_x, self.band.x):
@@ -603,14 +716,12 @@ class GatePanel(Panel):
         )
         self.figure = _figure(
             "Gradient norm per gate (latest epoch)", [self.grad_bars],
-            [Axis(scale=self.x_scale), Axis(scale=self.grad_scale, orientation="vertical", label="‖g‖",
-                                             tick_format=".0e", num_ticks=4)],
+            [Axis(scale=self.x_scale), _log_axis(self.grad_scale, label="‖g‖")],
             height=140, tooltip=self.TOOLTIP,
         )
         self.ratio_figure = _figure(
             "Update ratio per gate (latest epoch)", [self.ratio_bars],
-            [Axis(scale=self.x_scale), Axis(scale=self.ratio_scale, orientation="vertical", label="‖ΔW‖/‖W‖",
-                                             tick_format=".0e", num_ticks=4)],
+            [Axis(scale=self.x_scale), _log_axis(self.ratio_scale, label="‖ΔW‖/‖W‖")],
             height=140, tooltip=self.TOOLTIP,
         )
         self._finish(self.figure, self.ratio_figure)
@@ -681,7 +792,7 @@ class TimeGradientPanel(Panel):
         self.g_scale = LogScale(min=1e-6, max=1.0)
         self.line = Lines(
             x=np.zeros(0, dtype=_F), y=np.zeros(0, dtype=_F), scales={"x": self.t_scale, "y": self.g_scale},
-            colors=[PALETTE[0]], stroke_width=2,
+            colors=[PALETTE[0]], stroke_width=2, visible=False,
         )
         self.e_scale = LinearScale()
         self.c_scale = ColorScale(min=-6.0, max=0.0, scheme="viridis")
@@ -692,7 +803,7 @@ class TimeGradientPanel(Panel):
         self.figure = _figure(
             "‖∂L/∂x_t‖ over time steps (latest epoch)", [self.line],
             [Axis(scale=self.t_scale, label="time step t", tick_format="d"),
-             Axis(scale=self.g_scale, orientation="vertical", label="‖∂L/∂x_t‖", tick_format=".0e", num_ticks=4)],
+             _log_axis(self.g_scale, label="‖∂L/∂x_t‖")],
             height=140, tooltip=self.TOOLTIP,
         )
         self.heat_figure = _figure(
@@ -718,6 +829,7 @@ class TimeGradientPanel(Panel):
         lo, hi = _decades(y, default=(1e-6, 1.0))
         with self.line.hold_sync():
             self.line.x, self.line.y = t, y.astype(_F)
+            self.line.visible = True
         with self.g_scale.hold_sync():
             self.g_scale.min, self.g_scale.max = lo, hi
         if self.t_scale.max != float(T - 1):
