@@ -1,0 +1,138 @@
+"""End to end: a real JupyterLab in a real Chromium, clicked like a learner would.
+
+Screenshots land in test-artifacts/ (look at them). Skips without Chromium, except with
+CI set, where it fails instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from browser import Console, browser_page, jupyterlab, notebook, open_and_run_all, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+LAB_CELL = (
+    "from lstm_widgets.ui import Lab\n"
+    "lab = Lab('sine', epochs=300, units=8, batch_size=16,\n"
+    "          dataset_options=dict(n_samples=256, seq_len=12))\n"
+    "lab"
+)
+
+
+def epochs_done(page) -> int:
+    text = page.text_content(".lw-progress-text") or ""
+    m = re.search(r"epoch\s+(\d+)\s*/\s*(\d+)", text, re.I)
+    return int(m.group(1)) if m else 0
+
+
+def status(page) -> str:
+    return (page.text_content(".lw-status") or "").strip().lower()
+
+
+def wait_status(page, word: str, timeout: float = 60_000) -> None:
+    page.wait_for_function(
+        "w => (document.querySelector('.lw-status')?.textContent || '').toLowerCase().includes(w)",
+        arg=word, timeout=timeout,
+    )
+
+
+def panel_svg_texts(page, panel: str) -> list[str]:
+    # one snapshot: the panel redraws every epoch, so node-by-node reads would race it
+    return page.evaluate(
+        "sel => [...document.querySelectorAll(sel)].map(t => t.textContent || '')", f".{panel} svg text"
+    )
+
+
+def line_points(page, panel: str) -> int:
+    """Points in the first drawn line of a panel (bqplot draws a Lines mark as one path)."""
+    d = page.locator(f".{panel} path.line").first.get_attribute("d") or ""
+    return len(re.findall(r"[ML]", d))
+
+
+@pytest.fixture(scope="module")
+def lab_notebook(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    (root / "lab.ipynb").write_text(json.dumps(notebook([LAB_CELL])))
+    return root
+
+
+def test_lab_in_a_real_browser(lab_notebook):
+    with jupyterlab(lab_notebook) as url, browser_page() as page:
+        console = Console(page)
+        open_and_run_all(page, url, "lab.ipynb")
+        page.wait_for_selector(".lw-train", timeout=120_000)
+        page.wait_for_selector(".lw-panel-loss svg", timeout=60_000)
+        assert "idle" in status(page)
+        screenshot(page, "lab-idle")
+
+        page.click(".lw-train")
+        wait_status(page, "training")
+        page.wait_for_function(
+            "() => /epoch\\s+([3-9]|\\d\\d+)/i.test(document.querySelector('.lw-progress-text')?.textContent || '')",
+            timeout=120_000,
+        )
+
+        # move the learning-rate slider with the keyboard, as a learner can
+        old_lr = page.input_value(".lw-lr-text input")
+        handle = page.locator(".lw-lr-slider .noUi-handle").first
+        handle.focus()
+        for _ in range(5):
+            handle.press("ArrowRight")
+        page.wait_for_function(
+            "old => (document.querySelector('.lw-lr-text input')?.value || old) !== old", arg=old_lr,
+        )
+        new_lr = page.input_value(".lw-lr-text input")
+        assert float(new_lr) > float(old_lr)
+        # a labelled change marker appears on the time-based panels ...
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.lw-panel-loss svg text')]"
+            ".some(t => (t.textContent || '').startsWith('lr '))",
+            timeout=60_000,
+        )
+        labels = [t for t in panel_svg_texts(page, "lw-panel-loss") if t.startswith("lr ")]
+        assert labels and "→" in labels[0]
+        assert any(t.startswith("lr ") for t in panel_svg_texts(page, "lw-panel-grad"))
+        # ... and the status shows the learning rate now in force
+        page.wait_for_function(
+            "v => (document.querySelector('.lw-status')?.textContent || '').includes(v)",
+            arg=f"{float(new_lr):.3g}", timeout=30_000,
+        )
+        screenshot(page, "lab-training-after-lr-change")
+
+        page.click(".lw-stop")
+        wait_status(page, "stopped")
+        page.wait_for_timeout(1500)  # let the last panel update arrive
+        n = epochs_done(page)
+        assert n >= 3
+        # one point per finished epoch (the stopped partial epoch counts as recorded)
+        assert line_points(page, "lw-panel-loss") in (n, n + 1)
+        screenshot(page, "lab-stopped")
+        page.set_viewport_size({"width": 1280, "height": 2600})  # every panel and the diagnosis at once
+        page.wait_for_timeout(800)
+        screenshot(page, "lab-full")
+        assert page.locator(".lw-diagnosis .lw-finding").count() >= 1
+
+        errors = console.widget_errors()
+        assert not errors, f"browser console errors from the widgets: {errors}"
+
+
+def test_lab_is_readable_in_the_dark_theme(lab_notebook):
+    with jupyterlab(lab_notebook, theme="JupyterLab Dark") as url, browser_page(dark=True) as page:
+        console = Console(page)
+        open_and_run_all(page, url, "lab.ipynb")
+        page.wait_for_selector(".lw-panel-time svg", timeout=120_000)
+        page.fill(".lw-epochs input", "3")
+        page.press(".lw-epochs input", "Enter")
+        page.click(".lw-train")
+        wait_status(page, "finished", timeout=120_000)
+        page.wait_for_timeout(1000)
+        assert epochs_done(page) == 3
+        assert line_points(page, "lw-panel-loss") == 3
+        bg = page.evaluate("() => getComputedStyle(document.body).getPropertyValue('--jp-layout-color0')")
+        assert bg.strip() not in ("", "white", "#fff", "#ffffff")
+        screenshot(page, "lab-dark")
+        assert not console.widget_errors()
