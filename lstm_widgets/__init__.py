@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .config import TrainConfig
 from .data import SequenceData, load_dataset, make_windows
+from .diagnosis import Finding, diagnose
 from .history import ChangeMarker, EpochRecord, History
 
 __version__ = "0.1.0"
@@ -22,6 +23,8 @@ __all__ = [
     "History",
     "EpochRecord",
     "ChangeMarker",
+    "diagnose",
+    "Finding",
     "Lab",
     "watch",
     "Monitor",
