@@ -266,12 +266,16 @@ def _beats_mean(run: _Run, hint: str) -> Criterion | None:
     )
 
 
-def _findings_absent(findings: list | None, codes: tuple[str, ...], text: str, hint: str) -> Criterion | None:
+def _findings_absent(
+    findings: list | None, codes: tuple[str, ...], text: str, hint: str, quote_fix: bool = True
+) -> Criterion | None:
+    """Holds when the diagnosis reports none of ``codes``; the hint quotes the finding's
+    fix unless ``quote_fix`` is False (when the exercise rules that fix out)."""
     if findings is None:
         return None
     hits = [f for f in findings if f.code in codes]
     detail = "diagnosis: " + ", ".join(f.code for f in findings) if findings else "diagnosis: nothing yet"
-    if hits and hits[0].fix:
+    if hits and hits[0].fix and quote_fix:
         hint = f"{hint} The diagnosis suggests: {hits[0].fix}"
     return Criterion(text, not hits, detail, hint)
 
@@ -336,6 +340,7 @@ def check_clipping(lab: Any) -> CheckResult:
             findings, ("lr_too_high",), "The loss does not oscillate (no 'learning rate too high')",
             f"Clipped steps of up to {lr * threshold:.3g} (learning_rate × threshold) still "
             f"overshoot: lower the threshold (or the learning rate).",
+            quote_fix=False,  # its fix is a lower learning rate; this exercise is about the threshold
         ),
         _findings_absent(
             findings, ("clipping_too_tight", "clipping_no_effect"),

@@ -391,6 +391,9 @@ def test_compare_runs_one_line_per_run(adding20):
     assert not isinstance(lin.marks[0].scales["y"], LogScale)
     with pytest.raises(ValueError, match="field must be one of"):
         compare_runs({"a": a}, field="nope")
+    with pytest.raises(ValueError, match="legend_location must be one of"):
+        compare_runs({"a": a}, legend_location="nowhere")
+    assert list(fig.axes[0].tick_values) == [1.0, 2.0, 3.0, 4.0]  # whole epochs only
     with pytest.raises(ValueError, match="non-empty dict"):
         compare_runs({})
     with pytest.raises(ValueError, match=r"runs\['x'\]"):
@@ -406,6 +409,10 @@ def test_compare_runs_maps_non_positive_values_to_nan_on_a_log_scale():
     recs = [EpochRecord(1, e, loss, None, 0.1, 1) for e, loss in enumerate([1.0, 0.0, -1.0, math.inf], 1)]
     y = np.atleast_2d(compare_runs({"r": recs}).marks[0].y)[0]  # bqplot squeezes one row to 1-D
     assert y[0] == 1.0 and np.isnan(y[1:]).all()
+    falling = [EpochRecord(1, e, loss, None, 0.1, 1) for e, loss in enumerate([1.0, 0.3, 0.1, 0.03], 1)]
+    flat = [EpochRecord(2, e, 1.0, None, 0.1, 1) for e in range(1, 5)]
+    assert compare_runs({"f": falling, "flat": flat}).legend_location == "bottom-left"  # the empty corner
+    assert compare_runs({"f": falling}).legend_location == "top-right"  # two empty corners: top-right
 
 
 # -- Binder ---------------------------------------------------------------------------------

@@ -88,6 +88,42 @@ def run_series(run: Any, field: str = "loss", unit: str = "global") -> tuple[np.
     return x, np.array([math.nan if v is None else v for v in y], dtype=float)
 
 
+def _integer_ticks(lo: float, hi: float) -> np.ndarray | None:
+    """Whole-number ticks (epochs, time steps), at most about ten of them."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return None
+    step = max(1, math.ceil((hi - lo) / 10))
+    for nice in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
+        if nice >= step:
+            step = nice
+            break
+    first = math.ceil(lo / step) * step
+    return np.arange(first, math.floor(hi) + 1, step, dtype=float)
+
+
+_CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+
+
+def _emptiest_corner(xs, ys, x_range, y_range, log_y: bool) -> str:
+    """The corner whose legend-sized box (40% x 40% of the plot) covers the fewest points."""
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    if not ok.any():
+        return "top-right"
+    x = (xs[ok] - x_range[0]) / ((x_range[1] - x_range[0]) or 1.0)
+    y = ys[ok]
+    if log_y:
+        y, lo, hi = np.log10(y), math.log10(y_range[0]), math.log10(y_range[1])
+    else:
+        lo, hi = y_range
+    y = (y - lo) / ((hi - lo) or 1.0)
+    boxes = {
+        "top-right": (x >= 0.6) & (y >= 0.6), "top-left": (x <= 0.4) & (y >= 0.6),
+        "bottom-left": (x <= 0.4) & (y <= 0.4), "bottom-right": (x >= 0.6) & (y <= 0.4),
+    }
+    preference = ("top-right", "top-left", "bottom-right", "bottom-left")  # on ties, the first
+    return min(preference, key=lambda c: int(boxes[c].sum()))
+
+
 def _check_field(field: str) -> None:
     known = _EPOCH_FIELDS + UNIT_FIELDS + ("grad_through_time",)
     if field not in known:
@@ -100,6 +136,7 @@ def compare_runs(
     unit: str = "global",
     log_y: bool = True,
     title: str | None = None,
+    legend_location: str | None = None,
 ) -> Figure:
     """A bqplot Figure with one line per run, on the same axes, with a legend.
 
@@ -114,6 +151,8 @@ def compare_runs(
         log_y: A logarithmic y axis (values <= 0 and non-finite ones are left out).
             Defaults to True.
         title: The figure title. Defaults to the field's name.
+        legend_location: "top-left", "top-right", "bottom-left" or "bottom-right".
+            Defaults to None: the corner with the fewest points under it.
 
     Returns:
         The Figure; display it, or read ``figure.marks[0].y`` (one row per run, NaN where
@@ -153,28 +192,34 @@ def compare_runs(
     x_lo, x_hi = (float(x_finite.min()), float(x_finite.max())) if x_finite.size else (0.0, 1.0)
     if x_lo == x_hi:
         x_lo, x_hi = x_lo - 0.5, x_hi + 0.5
+    if legend_location is None:
+        legend_location = _emptiest_corner(xs, ys, (x_lo, x_hi), (lo, hi), log_y)
+    elif legend_location not in _CORNERS:
+        raise ValueError(f"legend_location must be one of {', '.join(map(repr, _CORNERS))}; got {legend_location!r}.")
     sx = LinearScale(min=x_lo, max=x_hi)
     sy = LogScale(min=lo, max=hi) if log_y else LinearScale(min=lo, max=hi)
     line = Lines(
         x=xs, y=ys, scales={"x": sx, "y": sy},
         labels=[label for label, _, _ in series],
         colors=[COLOURS[i % len(COLOURS)] for i in range(len(series))],
-        display_legend=True, marker="circle", marker_size=16,
+        display_legend=True,
     )
     x_label = "time step (0 = last)" if field == "grad_through_time" else "epoch"
     y_label = _LABELS.get(field, field) + ("" if unit == "global" or field in _EPOCH_FIELDS else f" [{unit}]")
     fig = Figure(
         marks=[line],
         axes=[
-            Axis(scale=sx, label=x_label, tick_format="d" if field != "grad_through_time" else ""),
-            Axis(scale=sy, orientation="vertical", label=y_label, tick_format=".0e" if log_y else ""),
+            Axis(scale=sx, label=x_label, tick_format="d", tick_values=_integer_ticks(x_lo, x_hi)),
+            Axis(scale=sy, orientation="vertical", label=y_label, tick_format=".0e" if log_y else "",
+                 label_offset="58px"),
         ],
         title=title or y_label,
-        legend_location="top-right",
+        legend_location=legend_location,
         animation_duration=0,
-        fig_margin={"top": 40, "bottom": 45, "left": 70, "right": 20},
+        fig_margin={"top": 40, "bottom": 45, "left": 80, "right": 20},
     )
-    fig.layout.width = "640px"
+    fig.layout.width = "100%"
+    fig.layout.max_width = "720px"
     fig.layout.height = "360px"
     return fig
 
