@@ -136,3 +136,46 @@ def test_lab_is_readable_in_the_dark_theme(lab_notebook):
         assert bg.strip() not in ("", "white", "#fff", "#ffffff")
         screenshot(page, "lab-dark")
         assert not console.widget_errors()
+
+
+def test_a_lesson_runs_in_the_browser_and_its_lab_answers_clicks(tmp_path):
+    """Lesson 1 top to bottom in JupyterLab, then its Lab's controls clicked."""
+    import shutil
+    from pathlib import Path
+
+    lesson = "01_exploding_gradients_and_clipping.ipynb"
+    shutil.copy(Path(__file__).resolve().parents[1] / "notebooks" / lesson, tmp_path / lesson)
+    with jupyterlab(tmp_path) as url, browser_page() as page:
+        console = Console(page)
+        open_and_run_all(page, url, lesson)
+        # every code cell has run: its prompt shows a number, none shows [*]
+        page.wait_for_function(
+            "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);"
+            " return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }",
+            timeout=400_000,
+        )
+        assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] .jp-RenderedText:has-text('Traceback')").count() == 0
+        assert page.locator("text=PASSED").count() + page.locator("text=NOT YET").count() >= 1
+        lab = page.locator(".lw-lab").first
+        lab.scroll_into_view_if_needed()
+        lab.locator(".lw-optimizer select").select_option("adam")
+        lab.locator(".lw-lr-text input").fill("0.003")
+        lab.locator(".lw-lr-text input").press("Enter")
+        lab.locator(".lw-epochs input").fill("2")
+        lab.locator(".lw-epochs input").press("Enter")
+        page.wait_for_function(
+            "() => /Adam\\(learning_rate=0\\.003[,)]/.test(document.querySelector('.lw-lab .lw-code')?.textContent || '')",
+            timeout=30_000,
+        )
+        lab.locator(".lw-restart").click()  # a fresh run with the learner's settings
+        page.wait_for_function(
+            "() => /epoch\\s+2\\s*\\/\\s*2/.test(document.querySelector('.lw-lab .lw-progress-text')?.textContent || '')"
+            " && /finished/.test(document.querySelector('.lw-lab .lw-status')?.textContent || '')",
+            timeout=120_000,
+        )
+        lab.scroll_into_view_if_needed()
+        screenshot(page, "lesson-01-lab-after-clicks")
+        assert lab.locator(".lw-lr-text input").input_value() == "0.003"  # exact, not snapped to the slider
+        assert re.search(r"epoch\s+2\s*/\s*2", lab.locator(".lw-progress-text").text_content() or "")
+        assert "finished" in (lab.locator(".lw-status").text_content() or "")
+        assert not console.widget_errors(), console.widget_errors()

@@ -68,7 +68,7 @@ def test_panels_show_one_point_per_finished_epoch(trained):
     assert trained.state == "finished"
     assert "finished 3 epoch" in trained.status_text
     p = trained.panels
-    np.testing.assert_array_equal(p["loss"].lines.x, [1, 2, 3])
+    np.testing.assert_array_equal(p["loss"].lines.x, [[1, 2, 3], [1, 2, 3]])  # one x row per series
     assert p["loss"].lines.y.shape == (2, 3)  # loss and val loss
     layers = trained.history.structure["layers"]
     assert p["grad"].pre.y.shape == (len(layers), 3)
@@ -78,7 +78,7 @@ def test_panels_show_one_point_per_finished_epoch(trained):
     assert list(p["gates"].grad_bars.x) == ["i", "f", "c", "o"]
     assert p["gates"].grad_bars.y.shape == (2, 4)  # kernel W, recurrent U
     assert p["time"].heatmap.visible and p["time"].heatmap.color.shape == (3, 10)
-    assert len(p["time"].line.x) == 10
+    assert p["time"].line.x.shape[-1] == 10
     assert trained.controls.progress.value == 3
     assert "epoch 3/3" in trained.controls.progress_text.value
     # log scales never receive a value <= 0
@@ -151,7 +151,7 @@ def test_live_lr_change_marks_panels_second_train_is_refused_and_stop_stops(tiny
         assert lab.state == "stopped"
         assert lab.status_text.startswith("stopped")
         assert "lw-state-stopped" in lab.controls.status.value
-        np.testing.assert_array_equal(lab.panels["loss"].lines.x[-1], lab.history.latest.epoch)
+        np.testing.assert_array_equal(lab.panels["loss"].lines.x[:, -1], lab.history.latest.epoch)  # every series
     finally:
         lab.close()
 
@@ -233,7 +233,7 @@ def test_model_settings_wait_for_restart(tiny):
         assert lab.wait(timeout=120)
         assert lab.config.units == 5 and lab.pending_restart == {}
         assert lab.history.run_ids == [1, 2]
-        np.testing.assert_array_equal(lab.panels["loss"].lines.x, [1, 2])  # the new run only
+        np.testing.assert_array_equal(lab.panels["loss"].lines.x, [[1, 2], [1, 2]])  # the new run only
     finally:
         lab.close()
 
@@ -341,3 +341,35 @@ def test_quickstart_notebook_runs_headless():
     printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     assert str(Path(sys.prefix)) in printed or ".venv" in printed, printed
     assert "finished" in printed
+
+
+def test_every_drawn_series_ends_on_a_finite_point():
+    """bqplot puts each series' hidden label at its last point; NaN there is a browser
+    console error on every redraw (seen in the real-browser test of lesson 1)."""
+    from lstm_widgets.ui.panels import drawable
+
+    nan = np.nan
+    x, y = drawable([1, 2, 3, 4], [[0.5, 0.4, nan, nan], [nan, nan, nan, nan], [1.0, nan, 0.3, 0.2]], floor=1e-3)
+    assert np.isfinite(x[:, -1]).all() and np.isfinite(y[:, -1]).all()
+    np.testing.assert_allclose(y[0], [0.5, 0.4, 0.4, 0.4], rtol=1e-6)  # piled on the last finite point: nothing new drawn
+    np.testing.assert_array_equal(x[0], [1, 2, 2, 2])
+    assert np.isnan(y[2, 1])  # gaps inside a series stay gaps
+    np.testing.assert_allclose(y[1], [1e-3] * 4, rtol=1e-6)
+
+
+def test_a_log_slider_snapping_an_exact_value_is_not_taken_as_a_move():
+    """The browser snaps a FloatLogSlider to its step (0.003 -> 0.00316) and sends that
+    back; the learner's exact value must survive the echo (seen in the real browser)."""
+    from lstm_widgets import TrainConfig
+    from lstm_widgets.ui.controls import ControlPanel
+
+    panel = ControlPanel(TrainConfig())
+    seen = []
+    panel.on_change(lambda name, value: seen.append((name, value)))
+    panel.lr_text.value = 0.003  # typed
+    assert seen == [("learning_rate", 0.003)]
+    slider = panel.settings["learning_rate"]
+    slider.value = 10 ** -2.5  # the browser's snapped echo
+    assert seen == [("learning_rate", 0.003)] and panel.lr_text.value == 0.003
+    slider.value = 10 ** -2.0  # a real move by the learner
+    assert seen[-1] == ("learning_rate", 0.01) and panel.lr_text.value == 0.01

@@ -14,6 +14,7 @@ import numpy as np
 from bqplot import Axis, Figure, LinearScale, Lines, LogScale
 
 from ..history import UNIT_FIELDS
+from .panels import drawable
 
 __all__ = ["compare_runs", "run_series", "COLOURS"]
 
@@ -198,6 +199,7 @@ def compare_runs(
         raise ValueError(f"legend_location must be one of {', '.join(map(repr, _CORNERS))}; got {legend_location!r}.")
     sx = LinearScale(min=x_lo, max=x_hi)
     sy = LogScale(min=lo, max=hi) if log_y else LinearScale(min=lo, max=hi)
+    xs, ys = drawable(xs, ys, lo)  # each run ends on a finite point (bqplot label placement)
     line = Lines(
         x=xs, y=ys, scales={"x": sx, "y": sy},
         labels=[label for label, _, _ in series],

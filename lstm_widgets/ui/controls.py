@@ -106,6 +106,8 @@ class ControlPanel:
 
     def __init__(self, config: TrainConfig) -> None:
         self._quiet = 0
+        #: The exact values behind the log sliders (the sliders show them snapped to a step).
+        self._exact: dict[str, float] = {"learning_rate": config.learning_rate, "clip_threshold": config.clip_threshold}
         self._subs: list[Callable[[str, Any], Any]] = []
         s: dict[str, Any] = {}
         s["optimizer"] = Dropdown(options=list(OPTIMIZERS), value=config.optimizer, description="optimizer")
@@ -211,8 +213,10 @@ class ControlPanel:
                 w = self.settings[name]
                 if name == "learning_rate":
                     self.lr_text.value = value
+                    self._exact[name] = value
                     value = min(max(value, 1e-5), 1.0)
                 elif name == "clip_threshold":
+                    self._exact[name] = value
                     value = min(max(value, 0.01), 100.0)
                 elif name == "momentum":
                     value = min(value, 0.99)
@@ -226,6 +230,17 @@ class ControlPanel:
             return self.lr_text.value
         return self.settings[name].value
 
+    def _is_echo(self, name: str, value: float) -> bool:
+        """True when a log slider's new value is only the browser snapping an exact value
+        we set (e.g. 0.003) to the slider's step (0.00316), not a move by the learner:
+        it lies within half a step, in log10 units, of that exact value."""
+        exact = self._exact.get(name)
+        if not exact or not value or exact <= 0 or value <= 0:
+            return False
+        slider = self.settings[name]  # a FloatLogSlider: min, max and step are exponents
+        shown = min(max(exact, 10.0**slider.min), 10.0**slider.max)
+        return abs(math.log10(value) - math.log10(shown)) < 0.5 * slider.step
+
     def _update_visibility(self) -> None:
         sgd = self.settings["optimizer"].value == "sgd"
         self.settings["momentum"].layout.display = None if sgd else "none"
@@ -236,17 +251,22 @@ class ControlPanel:
             self._update_visibility()
         if self._quiet:
             return
+        if name in ("learning_rate", "clip_threshold") and self._is_echo(name, value):
+            return
         if name == "learning_rate":  # the slider: round to what a person would type
             value = _sig(value)
             with self.quiet():
                 self.lr_text.value = value
         elif name == "learning_rate_text":
             name = "learning_rate"
+            self._exact[name] = value
             with self.quiet():
                 if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
                     self.settings["learning_rate"].value = min(max(value, 1e-5), 1.0)
         elif name == "clip_threshold":
             value = _sig(value)
+        if name in ("learning_rate", "clip_threshold"):
+            self._exact[name] = value
         for fn in list(self._subs):
             try:
                 fn(name, value)

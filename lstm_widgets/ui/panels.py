@@ -38,6 +38,7 @@ __all__ = [
     "DiagnosisPanel",
     "CodeView",
     "downsample_indices",
+    "drawable",
 ]
 
 #: Most points sent per series per update (about 3 px apart on a 400 px figure). Small
@@ -91,6 +92,33 @@ def _decades(*arrays, default=(1e-4, 1.0)) -> tuple[float, float]:
     if hi <= lo:
         hi = lo * 10.0
     return lo, hi
+
+
+def drawable(x, y, floor: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """x and y for a bqplot Lines mark, as 2-D arrays of one row per series, such that
+    every series ends on a finite point.
+
+    bqplot places each series' (hidden) curve label at its last point; when that point
+    is NaN (a diverged epoch, a shorter kept run, no validation loss) the browser logs
+    an error for every redraw. Trailing non-finite points are therefore moved onto the
+    series' last finite point: nothing new is drawn. A series with no finite point at
+    all collapses onto (first x, ``floor``). Gaps inside a series stay gaps.
+    """
+    Y = np.array(np.atleast_2d(np.asarray(y, dtype=float)), dtype=float)
+    X = np.asarray(x, dtype=float)
+    X = np.array(np.broadcast_to(X, Y.shape) if X.ndim == 1 else X, dtype=float)
+    for i in range(Y.shape[0]):
+        ok = np.flatnonzero(np.isfinite(Y[i]) & np.isfinite(X[i]))
+        if ok.size == 0:
+            if Y.shape[1]:
+                first = X[i][np.isfinite(X[i])]
+                X[i, :] = first[0] if first.size else 0.0
+                Y[i, :] = floor
+            continue
+        j = ok[-1]
+        X[i, j + 1 :] = X[i, j]
+        Y[i, j + 1 :] = Y[i, j]
+    return X.astype(_F), Y.astype(_F)
 
 
 def _log_axis(scale, **kw) -> Axis:
@@ -445,7 +473,7 @@ class LossPanel(TimePanel):
         x, y = _stack_rows(self._kept_rows(self._rows._extract), 2)
         self._kept_xy = (x, y)
         with self.overlay.hold_sync():
-            self.overlay.x, self.overlay.y = x, y
+            self.overlay.x, self.overlay.y = drawable(x, y) if np.size(y) else (x, y)
             self.overlay.visible = bool(self._kept)
 
     def _draw(self, history) -> None:
@@ -456,8 +484,7 @@ class LossPanel(TimePanel):
         markers = history.run_markers() if hasattr(history, "run_markers") else []
         x_lo, x_hi = self._x_range(self._rows, markers)
         with self.lines.hold_sync():
-            self.lines.x = x
-            self.lines.y = y.astype(_F)
+            self.lines.x, self.lines.y = drawable(x, y, lo)
             self.lines.marker = "circle" if len(x) < 40 else None
             self.lines.visible = bool(len(x))
         with self.y_scale.hold_sync():
@@ -556,7 +583,7 @@ class GradientPanel(TimePanel):
         x, y = _stack_rows(kept, n) if n else (np.zeros(0, dtype=_F), np.zeros(0, dtype=_F))
         self._kept_xy = (x, y)
         with self.overlay.hold_sync():
-            self.overlay.x, self.overlay.y = x, y
+            self.overlay.x, self.overlay.y = drawable(x, y) if np.size(y) else (x, y)
             self.overlay.visible = bool(n)
 
     def _draw(self, history) -> None:
@@ -573,12 +600,12 @@ class GradientPanel(TimePanel):
         markers = history.run_markers() if hasattr(history, "run_markers") else []
         x_lo, x_hi = self._x_range(self._rows, markers)
         with self.pre.hold_sync():
-            self.pre.x, self.pre.y = x, pre.astype(_F)
+            self.pre.x, self.pre.y = drawable(x, pre, lo)
             if layers != self._layers:
                 self.pre.labels = layers
             self.pre.visible = bool(n)
         with self.post.hold_sync():
-            self.post.x, self.post.y = x, post.astype(_F)
+            self.post.x, self.post.y = drawable(x, post, lo)
             self.post.visible = bool(n)
         self._layers = layers
         clipping = bool(n) and math.isfinite(thr[-1])
@@ -662,7 +689,7 @@ class UpdateRatioPanel(TimePanel):
         x, y = _stack_rows(kept, n) if n else (np.zeros(0, dtype=_F), np.zeros(0, dtype=_F))
         self._kept_xy = (x, y)
         with self.overlay.hold_sync():
-            self.overlay.x, self.overlay.y = x, y
+            self.overlay.x, self.overlay.y = drawable(x, y) if np.size(y) else (x, y)
             self.overlay.visible = bool(n)
 
     def _draw(self, history) -> None:
@@ -674,7 +701,7 @@ class UpdateRatioPanel(TimePanel):
         markers = history.run_markers() if hasattr(history, "run_markers") else []
         x_lo, x_hi = self._x_range(self._rows, markers)
         with self.lines.hold_sync():
-            self.lines.x, self.lines.y = x, y.astype(_F)
+            self.lines.x, self.lines.y = drawable(x, y, lo)
             if layers != self._layers:
                 self.lines.labels = layers
             self.lines.visible = bool(len(x))
@@ -828,7 +855,7 @@ class TimeGradientPanel(Panel):
         y = _positive(last[cols])
         lo, hi = _decades(y, default=(1e-6, 1.0))
         with self.line.hold_sync():
-            self.line.x, self.line.y = t, y.astype(_F)
+            self.line.x, self.line.y = drawable(t, y, lo)
             self.line.visible = True
         with self.g_scale.hold_sync():
             self.g_scale.min, self.g_scale.max = lo, hi
