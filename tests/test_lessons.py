@@ -41,7 +41,14 @@ LESSONS = [p for p in ALL_NOTEBOOKS if re.match(r"0[1-9]_", p.name)]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 MAX_RSS_BYTES = 1024**3  # mybinder.org allows 2 GB; the lessons must stay under half of it
 SOLUTION_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
-RSS_CELL = "import resource\nprint('LW_MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+# The kernel's own peak RSS. Not getrusage's ru_maxrss: Linux carries that high-water mark
+# across exec from the process that forked the kernel (pytest, with TensorFlow loaded in a
+# full run), so every kernel would "peak" at the test runner's size. VmHWM is per address
+# space and starts afresh at exec.
+RSS_CELL = (
+    "import re\n"
+    "print('LW_MAXRSS_KB', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+)
 
 
 def _tags(cell) -> list[str]:

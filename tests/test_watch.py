@@ -75,7 +75,8 @@ def test_user_model_clipnorm_recorded(data):
             assert r.units["clip_fraction"][v] > 0
     assert r.units["clip_fraction"]["global"] == 1.0
     # per gate, for the LSTM's kernel, recurrent kernel and bias
-    assert set(r.gates) == {"lstm/lstm_cell/kernel", "lstm/lstm_cell/recurrent_kernel", "lstm/lstm_cell/bias"}
+    lstm = model.layers[0].name  # Keras numbers auto-names per process: "lstm", "lstm_3", ...
+    assert set(r.gates) == {f"{lstm}/lstm_cell/{k}" for k in ("kernel", "recurrent_kernel", "bias")}
     for per_gate in r.gates.values():
         assert list(per_gate) == ["i", "f", "c", "o"]
         for g in per_gate.values():
@@ -132,8 +133,9 @@ def test_functional_bidirectional_stacked(data):
     m = _fit_model(keras.Model(inp, out), data, loss="huber")
     check_record_layout(m, 2)
     s = m.history.structure
-    assert s["layer_cell"]["bidirectional"] == "lstm"
-    gated = [v for v in s["gated"] if v.startswith("bidirectional/")]
+    bidi = next(name for name in s["layers"] if name.startswith("bidirectional"))  # "bidirectional", "bidirectional_1", ...
+    assert s["layer_cell"][bidi] == "lstm"
+    gated = [v for v in s["gated"] if v.startswith(bidi + "/")]
     assert len(gated) == 6  # forward and backward kernel, recurrent kernel, bias
     r = m.history.latest
     assert r.settings["optimizer"] == "rmsprop"

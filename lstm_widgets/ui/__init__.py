@@ -6,6 +6,7 @@ without ``.ui``) never does.
 
 from __future__ import annotations
 
+from .compare import compare_runs
 from .lab import Lab
 
-__all__ = ["Lab"]
+__all__ = ["Lab", "compare_runs"]
