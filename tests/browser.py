@@ -87,7 +87,14 @@ def jupyterlab(root: Path, timeout: float = 120, theme: str | None = None):
         (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
     log_path = side / "jupyterlab.log"
     log = open(log_path, "w")
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(side / "settings"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(side / "settings"),
+        # JupyterLab saves open tabs to ~/.jupyter/lab/workspaces by default: a test run
+        # would change what the user's own next `make lab` shows.
+        "JUPYTERLAB_WORKSPACES_DIR": str(side / "workspaces"),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "jupyterlab", "--no-browser",
