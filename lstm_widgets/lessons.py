@@ -604,7 +604,7 @@ def check_scaler_fit(scaler: Any, data: Any) -> CheckResult:
                 "It was fitted on the training split only",
                 bool(from_train),
                 f"fitted {name} " + ", ".join(_fmt(x) for x in got)
-                + f"; training split's " + ", ".join(_fmt(x) for x in stat(train)),
+                + "; training split's " + ", ".join(_fmt(x) for x in stat(train)),
                 "It has seen the validation data (its statistics match train + validation): "
                 "fit on data.X_train only, then transform both splits."
                 if from_both else "Fit it on data.X_train, reshaped to (samples × timesteps, features).",

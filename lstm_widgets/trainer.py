@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._tf import tf
-from .config import ARCHITECTURE_FIELDS, HOT_FIELDS, TrainConfig
+from .config import ARCHITECTURE_FIELDS, TrainConfig
 from .data import SequenceData
 from .history import ChangeMarker, EpochRecord, History, marker_label
 from .instrument import CLIP_MODE_IDS, GradientStats, epoch_tables, make_train_step

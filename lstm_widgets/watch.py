@@ -33,7 +33,6 @@ from ._tf import keras, tf
 from .history import ChangeMarker, EpochRecord, History, marker_label
 from .instrument import GradientStats, accumulate_step, epoch_tables
 from .probes import VariableLayout, WeightTracker, make_time_probe
-from .report import settings_to_config
 from .scaling import input_stats
 
 __all__ = ["Monitor", "watch", "NO_RECURRENT_NOTE"]

@@ -68,13 +68,9 @@ from .controls import ControlPanel
 from .panels import (
     CodeView,
     DiagnosisPanel,
-    GatePanel,
-    GradientPanel,
     KeptRun,
-    LossPanel,
-    TimeGradientPanel,
     TimePanel,
-    UpdateRatioPanel,
+    make_panels,
 )
 
 __all__ = ["Lab", "LAB_DATASET_DEFAULTS", "MAX_KEPT"]
@@ -175,13 +171,7 @@ class Lab:
         self.update_times: deque[float] = deque(maxlen=200)
 
         self.controls = ControlPanel(cfg)
-        self.panels = {
-            "loss": LossPanel(),
-            "grad": GradientPanel(),
-            "update": UpdateRatioPanel(),
-            "gates": GatePanel(),
-            "time": TimeGradientPanel(),
-        }
+        self.panels = make_panels()
         self.diagnosis_panel = DiagnosisPanel(self.data, on_apply=self._apply_finding)
         self.code_view = CodeView()
         grid = Box(

@@ -23,11 +23,7 @@ from ipywidgets import HTML, Box, Layout, VBox
 from .panels import (
     CodeView,
     DiagnosisPanel,
-    GatePanel,
-    GradientPanel,
-    LossPanel,
-    TimeGradientPanel,
-    UpdateRatioPanel,
+    make_panels,
 )
 
 __all__ = ["MonitorView", "show_monitor"]
@@ -58,13 +54,7 @@ class MonitorView:
         self.monitor = monitor
         self._lock = threading.RLock()
         self.update_times: deque[float] = deque(maxlen=200)
-        self.panels = {
-            "loss": LossPanel(),
-            "grad": GradientPanel(),
-            "update": UpdateRatioPanel(),
-            "gates": GatePanel(),
-            "time": TimeGradientPanel(),
-        }
+        self.panels = make_panels()
         self.diagnosis_panel = _FixPanel(None, on_apply=self._show_fix)
         self.code_view = CodeView()
         self.status = HTML()

@@ -39,6 +39,7 @@ __all__ = [
     "CodeView",
     "downsample_indices",
     "drawable",
+    "make_panels",
 ]
 
 #: Most points sent per series per update (about 3 px apart on a 400 px figure). Small
@@ -876,6 +877,17 @@ class TimeGradientPanel(Panel):
             self.heatmap.y = epochs[-len(rows):]
             self.heatmap.color = c.astype(_F)
             self.heatmap.visible = True
+
+
+def make_panels() -> dict[str, Panel]:
+    """The plot panels every view shows (the Lab and watch()'s monitor), by key."""
+    return {
+        "loss": LossPanel(),
+        "grad": GradientPanel(),
+        "update": UpdateRatioPanel(),
+        "gates": GatePanel(),
+        "time": TimeGradientPanel(),
+    }
 
 
 # -- non-plot views ------------------------------------------------------------------------
