@@ -122,6 +122,16 @@ UNSCALED_SPREAD = 100.0
 #: |x| ~ 10 already gives pre-activations near the saturation threshold of 3 (see
 #: gate_saturation). Standardized data has RMS 1, min-max data at most 1.
 UNSCALED_MAGNITUDE = 10.0
+#: A regression target whose RMS is above this, left unscaled, is far from anything the
+#: network outputs at first: the LSTM's states lie in (-1, 1) and Keras initialises the
+#: output layer small, so the first predictions are near 0 and the mean-squared loss starts
+#: near RMS^2. Same bound as UNSCALED_MAGNITUDE, for the same reason (weights of order 1).
+UNSCALED_TARGET = 10.0
+#: Validation mean-squared loss at least this many times that of always predicting the
+#: training mean, over the whole judged window: the model is not merely slow, it is worse
+#: than no model. A factor, not 1.0, because a healthy run on a hard task (the adding
+#: problem) first learns the mean and sits near 1x for several epochs.
+WORSE_THAN_MEAN = 2.0
 #: Share of gate pre-activations beyond +-3 (sigmoid within 5% of 0 or 1, slope < 0.05;
 #: lstm_widgets.probes.SATURATION_THRESHOLD) above which a gate counts as saturated.
 SATURATED = 0.5
@@ -144,10 +154,12 @@ CODES = (
     "exploding_gradients",
     "lr_too_high",
     "unscaled_inputs",
+    "unscaled_target",
     "clipping_too_tight",
     "vanishing_gradients",
     "lr_too_low",
     "stalled_weights",
+    "worse_than_mean",
     "clipping_no_effect",
     "waiting",
     "healthy",
@@ -813,6 +825,72 @@ def _healthy(window, trend) -> Finding:
     )
 
 
+def _mean_baseline(data, scale_target: bool) -> float | None:
+    """The mean-squared loss, in the model's units, of always predicting the training
+    mean, on the validation split (or the training split without one)."""
+    y_train = np.asarray(data.y_train, dtype=np.float64)
+    y = np.asarray(data.y_val if getattr(data, "y_val", None) is not None else data.y_train, dtype=np.float64)
+    mu = y_train.mean(0)
+    if scale_target:  # the Trainer standardizes the target with the training split's mean and std
+        sd = y_train.std(0)
+        sd = np.where(sd > 0, sd, 1.0)
+        return float((((y - mu) / sd) ** 2).mean())
+    return float(((y - mu) ** 2).mean())
+
+
+def _check_target(window, settings, data) -> list[Finding]:
+    """unscaled_target and worse_than_mean: both need the raw target, so only with data."""
+    if data is None or getattr(data, "y_train", None) is None or settings.get("loss", "mse") != "mse":
+        return []
+    out: list[Finding] = []
+    y = np.asarray(data.y_train, dtype=np.float64)
+    rms = float(np.sqrt((y**2).mean()))
+    scaled = bool(settings.get("scale_target", False))
+    losses = [r.loss for r in window if _finite(r.loss)]
+    if not scaled and "scale_target" in settings and rms >= UNSCALED_TARGET:
+        out.append(Finding(
+            "unscaled_target", "problem", "The target is not scaled",
+            "The target is in its raw units, far from the outputs of a freshly initialised "
+            "network (the LSTM's states lie in -1..1 and the output layer starts small). The "
+            "squared error is then dominated by that offset: the output layer has to grow its "
+            "weights by orders of magnitude one small optimizer step at a time, while the same "
+            "huge error pushes every LSTM gate into saturation, where its weights stop updating.",
+            [
+                f"Target RMS {rms:.3g} (mean {_fmt(float(y.mean()))}, std {_fmt(float(y.std()))}); "
+                f"alarm at {UNSCALED_TARGET:g}.",
+                f"Training loss {_fmt(losses[0]) if losses else '?'} → {_fmt(losses[-1]) if losses else '?'} "
+                f"over {_epochs(window)}, against a target variance of {_fmt(float(y.var()))}.",
+            ],
+            {"target_rms": rms, "target_mean": float(y.mean()), "target_std": float(y.std())},
+            {"scale_target": True},
+            "Standardize the target too (fitted on the training split); predictions are turned "
+            "back into the target's units.",
+        ))
+    if len(window) >= MIN_TREND_EPOCHS:
+        baseline = _mean_baseline(data, scaled)
+        vals = [r.val_loss if r.val_loss is not None else r.loss for r in window]
+        if baseline and baseline > 0 and all(_finite(v) for v in vals):
+            worst_best = min(vals)
+            if worst_best >= WORSE_THAN_MEAN * baseline:
+                which = "validation" if window[-1].val_loss is not None else "training"
+                out.append(Finding(
+                    "worse_than_mean", "problem", "Worse than always predicting the mean",
+                    "Over the last epochs the model never got even as good as a constant "
+                    "prediction of the training mean. Its weights are moving, but to no use: "
+                    "look at the other findings for why (a step too large for the problem, "
+                    "unscaled data, or clipping that lets a too-large learning rate through).",
+                    [
+                        f"Best {which} loss over {_epochs(window)}: {_fmt(worst_best)}.",
+                        f"Always predicting the training mean scores {_fmt(baseline)} "
+                        f"(the model is {worst_best / baseline:.3g}x worse; alarm at {WORSE_THAN_MEAN:g}x).",
+                    ],
+                    {"best_loss": worst_best, "mean_baseline": baseline, "split": which},
+                    {},
+                    "",
+                ))
+    return out
+
+
 def diagnose(history, data=None) -> list[Finding]:
     """Why the latest run's weights are (not) updating, from the recorded numbers.
 
@@ -865,6 +943,7 @@ def diagnose(history, data=None) -> list[Finding]:
     findings += _check_lr(finite_window, settings, trend, tight)
     if finite_window:
         findings += _check_unscaled(finite_window, settings, data, structure)
+        findings += _check_target(finite_window, settings, data)
         findings += _check_vanishing(finite_window, settings)
         findings += _check_stalled(finite_window, structure, settings)
     findings += clipping

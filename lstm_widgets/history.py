@@ -50,7 +50,7 @@ class EpochRecord:
         complete: False when the epoch was cut short by stop().
         status: "ok", or "diverged" when the loss, a gradient or a weight was not finite.
         settings: The settings in force at the epoch's end (optimizer, learning_rate,
-            momentum, nesterov, clipping, clip_threshold, scaler, batch_size).
+            momentum, nesterov, clipping, clip_threshold, scaler, scale_target, batch_size).
         units: ``{field: {unit: value}}`` for each of UNIT_FIELDS; a unit is a variable
             name (e.g. "lstm_1/lstm_cell/kernel"), a layer name ("lstm_1") or "global".
         nonfinite: ``{variable: count}`` of non-finite gradient elements over the epoch.

@@ -147,18 +147,26 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in _LIST}
 #: inflates the weights into saturation (stalled gates, vanishing gradient); a clip
 #: that shrinks every step looks like a too-low learning rate. In the benchmark a
 #: problem-severity finding that is neither expected nor a companion is a false alarm.
+#: worse_than_mean is a symptom, never a cause: it may accompany any real problem.
 COMPANIONS: dict[str, frozenset[str]] = {
-    "nonfinite": frozenset({"exploding_gradients", "lr_too_high", "unscaled_inputs"}),
-    "exploding_gradients": frozenset({"nonfinite", "lr_too_high", "unscaled_inputs", "stalled_weights"}),
-    "lr_too_high": frozenset({"exploding_gradients", "nonfinite", "vanishing_gradients", "stalled_weights"}),
-    "lr_too_low": frozenset({"stalled_weights"}),
-    "unscaled_inputs": frozenset({"exploding_gradients", "stalled_weights", "vanishing_gradients", "lr_too_high"}),
-    "clipping_too_tight": frozenset({"lr_too_low", "stalled_weights"}),
+    "nonfinite": frozenset({"exploding_gradients", "lr_too_high", "unscaled_inputs", "worse_than_mean"}),
+    "exploding_gradients": frozenset(
+        {"nonfinite", "lr_too_high", "unscaled_inputs", "stalled_weights", "worse_than_mean"}
+    ),
+    "lr_too_high": frozenset(
+        {"exploding_gradients", "nonfinite", "vanishing_gradients", "stalled_weights", "worse_than_mean"}
+    ),
+    "lr_too_low": frozenset({"stalled_weights", "worse_than_mean"}),
+    "unscaled_inputs": frozenset(
+        {"exploding_gradients", "stalled_weights", "vanishing_gradients", "lr_too_high", "worse_than_mean"}
+    ),
+    "clipping_too_tight": frozenset({"lr_too_low", "stalled_weights", "worse_than_mean"}),
     "clipping_no_effect": frozenset(),
-    "vanishing_gradients": frozenset({"lr_too_low", "stalled_weights"}),
-    "stalled_weights": frozenset({"unscaled_inputs", "vanishing_gradients", "lr_too_low"}),
+    "vanishing_gradients": frozenset({"lr_too_low", "stalled_weights", "worse_than_mean"}),
+    "stalled_weights": frozenset({"unscaled_inputs", "vanishing_gradients", "lr_too_low", "worse_than_mean"}),
     "healthy": frozenset(),
 }
+
 
 
 def build_scenario(scenario: Scenario):

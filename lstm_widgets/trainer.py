@@ -482,7 +482,7 @@ class Trainer:
             status="diverged" if diverged else "ok",
             settings={k: getattr(cfg, k) for k in (
                 "optimizer", "learning_rate", "momentum", "nesterov", "clipping",
-                "clip_threshold", "scaler", "batch_size",
+                "clip_threshold", "scaler", "scale_target", "batch_size",
             )},
             units=units,
             nonfinite=nonfinite,

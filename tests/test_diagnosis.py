@@ -17,6 +17,7 @@ import pytest
 from lstm_widgets import History, TrainConfig, load_dataset
 from lstm_widgets.diagnosis import CODES, SEVERITIES, Finding, diagnose, per_step_ratio
 from lstm_widgets.scenarios import COMPANIONS, SCENARIOS, Scenario, build_scenario, run_scenario
+from lstm_widgets.trainer import Trainer
 
 BAD = [s for s in SCENARIOS.values() if not s.good]
 GOOD = [s for s in SCENARIOS.values() if s.good]
@@ -110,9 +111,16 @@ def test_json_round_trip_gives_the_same_findings(runs):
         assert [asdict(f) for f in again] == [asdict(f) for f in findings], name
 
 
-def test_data_is_optional(runs):
+#: Findings that need the raw target, so only a diagnosis given the data can make them.
+DATA_ONLY = {"unscaled_target", "worse_than_mean"}
+
+
+def test_data_is_optional_and_only_adds_the_target_findings(runs):
     for name, (history, _, findings) in runs.items():
-        assert _codes(diagnose(history)) == _codes(findings), name
+        without = _codes(diagnose(history))
+        with_data = [c for c in _codes(findings) if c not in DATA_ONLY]
+        assert [c for c in without if c not in DATA_ONLY] == with_data, name
+        assert not DATA_ONLY & set(without), name
 
 
 # -- short and empty histories ------------------------------------------------------------------
@@ -182,3 +190,45 @@ def test_scenario_lookup_errors():
         run_scenario(42)
     assert isinstance(SCENARIOS["lr_too_low"], Scenario)
     assert all(not math.isnan(float(s.config.get("learning_rate", 1e-3))) for s in SCENARIOS.values())
+
+
+# -- findings that need the raw data (real runs) ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_target():
+    """The sine task with its target in raw units in the hundreds (as kW or prices are)."""
+    from lstm_widgets import SequenceData
+
+    d = load_dataset("sine", n_samples=384, seq_len=20)
+    return SequenceData(d.X_train, d.y_train * 300 + 800, d.X_val, d.y_val * 300 + 800, name="big")
+
+
+def _trained(data, **cfg):
+    t = Trainer(TrainConfig(units=8, epochs=8, **cfg), data)
+    t.start()
+    t.wait(300)
+    return t
+
+
+def test_a_target_in_raw_units_is_found_and_its_fix_works(big_target):
+    raw = _trained(big_target)
+    found = {f.code: f for f in diagnose(raw.history, big_target)}
+    assert "unscaled_target" in found and found["unscaled_target"].patch == {"scale_target": True}
+    assert "worse_than_mean" in found
+    assert any("Target RMS" in line for line in found["unscaled_target"].evidence)
+    fixed = _trained(big_target, **found["unscaled_target"].patch)
+    codes = [f.code for f in diagnose(fixed.history, big_target)]
+    assert codes == ["healthy"], codes
+    assert "unscaled_target" not in [f.code for f in diagnose(raw.history)]  # needs the data
+
+
+def test_a_run_worse_than_the_mean_is_called_out():
+    data = load_dataset("adding", n_samples=512, seq_len=40)
+    t = Trainer(TrainConfig(optimizer="sgd", learning_rate=1.0, clipping="clipnorm", clip_threshold=100.0,
+                            epochs=10), data)
+    t.start()
+    t.wait(300)
+    found = {f.code: f for f in diagnose(t.history, data)}
+    assert "worse_than_mean" in found, list(found)
+    assert found["worse_than_mean"].data["best_loss"] >= 2 * found["worse_than_mean"].data["mean_baseline"]
