@@ -27,6 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/watch_overhead.py
 	$(BIN)/python benchmarks/ui_cost.py
 	$(BIN)/python benchmarks/diagnosis_report.py
 
