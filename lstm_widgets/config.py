@@ -14,7 +14,6 @@ __all__ = [
     "SCALERS",
     "CELLS",
     "LOSSES",
-    "HOT_FIELDS",
     "ARCHITECTURE_FIELDS",
 ]
 
@@ -24,21 +23,6 @@ SCALERS = ("none", "standard", "minmax", "minmax_sym", "robust")
 CELLS = ("lstm", "gru", "simple_rnn")
 LOSSES = ("mse", "mae", "huber")
 
-#: Settings the Trainer can change while it trains (at the next batch or epoch).
-HOT_FIELDS = frozenset(
-    {
-        "optimizer",
-        "learning_rate",
-        "momentum",
-        "nesterov",
-        "clipping",
-        "clip_threshold",
-        "scaler",
-        "scale_target",
-        "batch_size",
-        "epochs",
-    }
-)
 #: Settings that define the model; changing them needs a fresh model (a restart).
 ARCHITECTURE_FIELDS = frozenset({"units", "layers", "cell", "loss", "seed"})
 

@@ -26,7 +26,8 @@ log = logging.getLogger("lstm_widgets")
 
 STATES = ("idle", "training", "paused", "stopped", "finished", "diverged", "error")
 
-#: Changes applied before the next batch; the rest wait for the next epoch.
+#: Changes applied before the next batch; the others (scaler, scale_target, batch_size)
+#: wait for the next epoch; architecture changes (config.ARCHITECTURE_FIELDS) wait for a restart.
 _BATCH_FIELDS = {"learning_rate", "clipping", "clip_threshold", "optimizer", "momentum", "nesterov", "epochs"}
 _OPTIMIZER_FIELDS = ("optimizer", "momentum", "nesterov")
 _PROBE_SIZE = 64

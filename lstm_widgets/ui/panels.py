@@ -172,7 +172,7 @@ def _epoch_axis(scale, **kw) -> Axis:
     return axis
 
 
-def _figure(title: str, marks, axes, width=400, height=260, legend=False, tooltip="") -> Figure:
+def _figure(title: str, marks, axes, width=400, height=260, tooltip="") -> Figure:
     fig = Figure(
         marks=marks,
         axes=axes,
@@ -391,7 +391,6 @@ class TimePanel(Panel):
         super().__init__()
         self._kept: list[KeptRun] = []
         self._kept_max_epoch = 0.0
-        self._kept_range: tuple = ()
 
     def _x_range(self, rows: _RunRows, markers) -> tuple[float, float]:
         hi = max([1.0, self._kept_max_epoch] + rows.epochs[-1:] + [float(m.position) for m in markers[-1:]])
