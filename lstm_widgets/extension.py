@@ -27,51 +27,28 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _lab_parser() -> _Parser:
-    from .config import CELLS, OPTIMIZERS, SCALERS
+    from .config import add_setting_arguments
     from .data import DATASETS
 
     p = _Parser(prog="%lstm_lab", add_help=False, exit_on_error=False)
     p.add_argument("dataset", nargs="?", default="adding", choices=sorted(DATASETS))
-    p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
-    p.add_argument("--momentum", type=float)
-    clip = p.add_mutually_exclusive_group()
-    clip.add_argument("--clipnorm", type=float)
-    clip.add_argument("--global-clipnorm", dest="global_clipnorm", type=float)
-    clip.add_argument("--clipvalue", type=float)
-    p.add_argument("--scaler", choices=SCALERS)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", dest="batch_size", type=int)
-    p.add_argument("--units", type=int)
-    p.add_argument("--layers", type=int)
-    p.add_argument("--cell", choices=CELLS)
-    p.add_argument("--seed", type=int)
+    add_setting_arguments(p)
     p.add_argument("--train", action="store_true")
     return p
 
 
-LAB_HELP = """Show a Lab: train an LSTM live and watch why its weights (do not) update.
+def _lab_help() -> str:
+    from .config import options_help, options_usage
+
+    return f"""Show a Lab: train an LSTM live and watch why its weights (do not) update.
 
 Usage::
 
-    %lstm_lab [DATASET] [--optimizer NAME] [--lr LR] [--momentum M]
-              [--clipnorm T | --global-clipnorm T | --clipvalue T]
-              [--scaler NAME] [--epochs N] [--batch-size N]
-              [--units N] [--layers N] [--cell NAME] [--seed N] [--train]
+    %lstm_lab [DATASET] {options_usage()} [--train]
 
 Options:
     DATASET            adding (default), sine or multiscale.
-    --optimizer        adam (default), rmsprop, nadam or sgd.
-    --lr               Learning rate, in (0, 10]. Defaults to 1e-3.
-    --momentum         SGD momentum, in [0, 1). Defaults to 0.
-    --clipnorm T       Clip each variable's gradient norm to T (Keras clipnorm).
-    --global-clipnorm T  Clip all gradients together to norm T.
-    --clipvalue T      Clip each gradient element to [-T, T].
-    --scaler           none, standard (default), minmax, minmax_sym or robust.
-    --epochs           Epochs per Train. Defaults to 20.
-    --batch-size       Samples per step. Defaults to 32.
-    --units, --layers, --cell   The model: 16 units, 1 layer, lstm (or gru, simple_rnn).
-    --seed             Seed for the weights and the shuffling. Defaults to 0.
+{options_help()}
     --train            Start training at once (otherwise click Train).
 
 Example::
@@ -82,6 +59,9 @@ Example::
 Everything can be changed afterwards from the Lab's controls. To drive a Lab from
 code, build it yourself: ``lab = lstm_widgets.ui.Lab("adding", learning_rate=0.05)``.
 """
+
+
+LAB_HELP = _lab_help()
 
 WATCH_HELP = """Watch a Keras model of the user namespace: returns a Monitor callback.
 
@@ -102,12 +82,16 @@ epoch while ``fit`` runs. Same as ``cb = lstm_widgets.watch(MODEL)``.
 """
 
 
-_USAGE = {
-    "%lstm_lab": "%lstm_lab [DATASET] [--optimizer NAME] [--lr LR] [--momentum M] [--clipnorm T | "
-    "--global-clipnorm T | --clipvalue T] [--scaler NAME] [--epochs N] [--batch-size N] [--units N] "
-    "[--layers N] [--cell NAME] [--seed N] [--train]",
-    "%lstm_watch": "cb = %lstm_watch MODEL [--probe EXPR] [--no-display] [--stop-on-nan]",
-}
+def _usage() -> dict[str, str]:
+    from .config import options_usage
+
+    return {
+        "%lstm_lab": f"%lstm_lab [DATASET] {options_usage()} [--train]",
+        "%lstm_watch": "cb = %lstm_watch MODEL [--probe EXPR] [--no-display] [--stop-on-nan]",
+    }
+
+
+_USAGE = _usage()
 
 
 def _usage_error(magic: str, message: str, help_text: str = ""):
@@ -129,16 +113,9 @@ def lstm_lab(line: str = "", ipython=None):
         args = _lab_parser().parse_args(args_list)
     except (_OptionError, argparse.ArgumentError) as exc:
         raise _usage_error("%lstm_lab", str(exc).strip(), LAB_HELP) from None
-    config = {
-        k: getattr(args, k)
-        for k in ("optimizer", "learning_rate", "momentum", "scaler", "epochs", "batch_size",
-                  "units", "layers", "cell", "seed")
-        if getattr(args, k) is not None
-    }
-    for mode in ("clipnorm", "global_clipnorm", "clipvalue"):
-        if getattr(args, mode) is not None:
-            config["clipping"] = mode
-            config["clip_threshold"] = getattr(args, mode)
+    from .config import changes_from_arguments
+
+    config = changes_from_arguments(args)
     try:
         from .config import TrainConfig
 

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+import sklearn.preprocessing
+from sklearn.preprocessing import StandardScaler
 
-from .config import SCALERS
+from .config import SCALER_SPECS, SCALERS
 from .data import SequenceData
 
 __all__ = ["SequenceScaler", "make_sklearn_scaler", "input_stats"]
 
 
 def make_sklearn_scaler(kind: str):
-    """A fresh scikit-learn scaler for ``kind`` (None for "none")."""
+    """A fresh scikit-learn scaler for ``kind`` (None for "none"), from config.SCALER_SPECS."""
     if kind == "none":
         return None
-    if kind == "standard":
-        return StandardScaler()
-    if kind == "minmax":
-        return MinMaxScaler(feature_range=(0, 1))
-    if kind == "minmax_sym":
-        return MinMaxScaler(feature_range=(-1, 1))
-    if kind == "robust":
-        return RobustScaler()
-    raise ValueError(f"scaler must be one of {', '.join(map(repr, SCALERS))}; got {kind!r}.")
+    if kind not in SCALER_SPECS:
+        raise ValueError(f"scaler must be one of {', '.join(map(repr, SCALERS))}; got {kind!r}.")
+    cls, kwargs = SCALER_SPECS[kind]
+    return getattr(sklearn.preprocessing, cls)(**kwargs)
 
 
 def _flat(X: np.ndarray) -> np.ndarray:

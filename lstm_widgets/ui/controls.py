@@ -17,6 +17,7 @@ from ipywidgets import (
     HTML,
     BoundedIntText,
     Button,
+    Checkbox,
     Dropdown,
     FloatLogSlider,
     FloatSlider,
@@ -27,54 +28,37 @@ from ipywidgets import (
     VBox,
 )
 
-from ..config import CELLS, CLIPPING_MODES, OPTIMIZERS, SCALERS, TrainConfig
+from ..config import SETTING, SETTINGS, Setting, TrainConfig
 
 __all__ = ["ControlPanel", "SETTING_CLASSES", "TOOLTIPS"]
 
 log = logging.getLogger("lstm_widgets")
 
+#: The settings the Lab shows a control for, in the table's order.
+CONTROLLED = tuple(s.name for s in SETTINGS if s.control)
 #: The CSS class of each setting's widget (stable; the browser tests use them).
-SETTING_CLASSES = {
-    "optimizer": "lw-optimizer",
-    "momentum": "lw-momentum",
-    "learning_rate": "lw-lr-slider",
-    "clipping": "lw-clipping",
-    "clip_threshold": "lw-clip-threshold",
-    "scaler": "lw-scaler",
-    "epochs": "lw-epochs",
-    "batch_size": "lw-batch-size",
-    "units": "lw-units",
-    "layers": "lw-layers",
-    "cell": "lw-cell",
-}
+SETTING_CLASSES = {name: f"lw-{name.replace('_', '-')}" for name in CONTROLLED}
+SETTING_CLASSES["learning_rate"] = "lw-lr-slider"
 
-#: One line per control: what it does and what is typical.
-TOOLTIPS = {
-    "optimizer": "Update rule. Adam is the usual start for LSTMs; SGD needs a larger learning rate "
-    "(~1e-2) and often momentum 0.9.",
-    "momentum": "SGD only: share of the previous step kept in the next one. 0.9 is typical; 0 is plain SGD.",
-    "learning_rate": "Step size, log scale 1e-5..1. Typical: 1e-3 for Adam/RMSprop/Nadam, 1e-2 for SGD. "
-    "Too high explodes, too low barely moves the weights.",
-    "learning_rate_text": "The exact learning rate; type any value in (0, 10], e.g. 3e-4.",
-    "clipping": "Gradient clipping: clipnorm (each variable's norm), global_clipnorm (all together) or "
-    "clipvalue (each element). Stops exploding gradients; does nothing for vanishing ones.",
-    "clip_threshold": "Clipping threshold, in gradient-norm units (element units for clipvalue). "
-    "clipnorm between 1 and 5 is a common start.",
-    "scaler": "Input scaling fitted on the training split. standard (zero mean, unit std) is the usual "
-    "choice; none leaves large raw features that saturate the gates.",
-    "epochs": "Epochs per Train click. Changing it while training moves the end of the run.",
-    "batch_size": "Samples per gradient step; applies from the next epoch. 32 is typical; smaller is noisier.",
-    "units": "Units per recurrent layer (16-64 is typical here). Needs a Restart: a new model is built.",
-    "layers": "Stacked recurrent layers (1-2 is typical). Needs a Restart: a new model is built.",
-    "cell": "Recurrent cell: lstm, gru or simple_rnn (which shows vanishing gradients best). Needs a Restart.",
+#: One line per control: what it does and what is typical. The settings' lines come
+#: from the table (config.SETTINGS); the buttons' are here.
+TOOLTIPS = {name: SETTING[name].help for name in CONTROLLED}
+TOOLTIPS.update({
+    "learning_rate": SETTING["learning_rate"].help + " The slider is logarithmic, {lo:g}..{hi:g}.".format(
+        lo=SETTING["learning_rate"].slider[0], hi=SETTING["learning_rate"].slider[1]),
+    "learning_rate_text": "The exact learning rate; type any value in "
+    + SETTING["learning_rate"].bounds_text().removeprefix("a number in ") + ", e.g. 3e-4.",
     "train": "Train for the set number of epochs, continuing the current run (a diverged run restarts).",
     "pause": "Hold training before the next batch; click again to resume.",
     "stop": "Stop before the next batch; the weights are kept, Train continues from them.",
     "restart": "Start a fresh run from the initial weights with a fresh optimizer, applying model changes.",
     "keep": "Pin the finished run as faded lines, so the next run is seen against it.",
     "clear": "Remove the kept runs' faded lines.",
-}
+})
 
+#: How each slider reads out its value (presentation only; the bounds are in the table).
+_READOUT = {"learning_rate": ".1e", "clip_threshold": ".3g", "momentum": ".2f"}
+_DESCRIPTION = {"learning_rate": "learning rate", "clip_threshold": "threshold", "batch_size": "batch size"}
 _STYLE = {"description_width": "92px"}
 _WIDE = Layout(width="290px")
 
@@ -84,6 +68,32 @@ def _sig(x: float, digits: int = 3) -> float:
     if not x or not math.isfinite(x):
         return x
     return float(f"{x:.{digits}g}")
+
+
+def _on_slider(setting: Setting, value: float) -> float:
+    """``value`` within what ``setting``'s slider can show."""
+    lo, hi = setting.slider
+    return min(max(value, lo), hi)
+
+
+def _widget(setting: Setting, value: Any):
+    """The widget for one setting of the table."""
+    desc = _DESCRIPTION.get(setting.name, setting.name)
+    if setting.kind == "choice":
+        return Dropdown(options=list(setting.choices), value=value, description=desc)
+    if setting.kind == "int":
+        return BoundedIntText(value=value, min=int(setting.low), max=int(setting.high), description=desc)
+    if setting.kind == "bool":
+        return Checkbox(value=bool(value), description=desc, indent=False)
+    lo, hi = setting.slider
+    fmt = _READOUT.get(setting.name, ".3g")
+    if setting.log:
+        return FloatLogSlider(
+            value=_on_slider(setting, value), base=10, min=math.log10(lo), max=math.log10(hi), step=0.05,
+            description=desc, readout_format=fmt,
+        )
+    return FloatSlider(value=_on_slider(setting, value), min=lo, max=hi, step=0.01, description=desc,
+                       readout_format=fmt)
 
 
 class ControlPanel:
@@ -107,30 +117,10 @@ class ControlPanel:
     def __init__(self, config: TrainConfig) -> None:
         self._quiet = 0
         #: The exact values behind the log sliders (the sliders show them snapped to a step).
-        self._exact: dict[str, float] = {"learning_rate": config.learning_rate, "clip_threshold": config.clip_threshold}
+        self._exact: dict[str, float] = {s.name: getattr(config, s.name) for s in SETTINGS if s.control and s.log}
         self._subs: list[Callable[[str, Any], Any]] = []
-        s: dict[str, Any] = {}
-        s["optimizer"] = Dropdown(options=list(OPTIMIZERS), value=config.optimizer, description="optimizer")
-        s["momentum"] = FloatSlider(
-            value=min(config.momentum, 0.99), min=0.0, max=0.99, step=0.01, description="momentum",
-            readout_format=".2f",
-        )
-        s["learning_rate"] = FloatLogSlider(
-            value=min(max(config.learning_rate, 1e-5), 1.0), base=10, min=-5, max=0, step=0.05,
-            description="learning rate", readout_format=".1e",
-        )
+        s = {name: _widget(SETTING[name], getattr(config, name)) for name in CONTROLLED}
         self.lr_text = FloatText(value=config.learning_rate, description="exact lr", step=None)
-        s["clipping"] = Dropdown(options=list(CLIPPING_MODES), value=config.clipping, description="clipping")
-        s["clip_threshold"] = FloatLogSlider(
-            value=min(max(config.clip_threshold, 0.01), 100.0), base=10, min=-2, max=2, step=0.05,
-            description="threshold", readout_format=".3g",
-        )
-        s["scaler"] = Dropdown(options=list(SCALERS), value=config.scaler, description="scaler")
-        s["epochs"] = BoundedIntText(value=config.epochs, min=1, max=100_000, description="epochs")
-        s["batch_size"] = BoundedIntText(value=config.batch_size, min=1, max=1_000_000, description="batch size")
-        s["units"] = BoundedIntText(value=config.units, min=1, max=4096, description="units")
-        s["layers"] = BoundedIntText(value=config.layers, min=1, max=16, description="layers")
-        s["cell"] = Dropdown(options=list(CELLS), value=config.cell, description="cell")
         self.settings = s
         for name, w in s.items():
             w.add_class(SETTING_CLASSES[name])
@@ -169,17 +159,23 @@ class ControlPanel:
         self.restart_note.add_class("lw-restart-note")
 
         header = lambda text: HTML(f"<b style='color: var(--jp-ui-font-color1)'>{text}</b>")  # noqa: E731
+        live = []
+        for name in CONTROLLED:
+            if SETTING[name].applies != "restart":
+                live.append(s[name])
+                if name == "learning_rate":
+                    live.append(self.lr_text)
+        model = [s[name] for name in CONTROLLED if SETTING[name].applies == "restart"]
         self.widget = VBox(
             [
                 header("Training (applies live)"),
-                s["optimizer"], s["momentum"], s["learning_rate"], self.lr_text,
-                s["clipping"], s["clip_threshold"], s["scaler"], s["epochs"], s["batch_size"],
+                *live,
                 HBox([self.train_button, self.pause_button, self.stop_button, self.restart_button],
                      layout=Layout(flex_flow="row wrap", width="290px")),
                 self.progress, self.progress_text, self.status,
                 HBox([self.keep_button, self.clear_button]),
                 header("Model (needs Restart)"),
-                s["units"], s["layers"], s["cell"], self.restart_note,
+                *model, self.restart_note,
             ],
             layout=Layout(width="300px", min_width="300px", padding="0 8px 0 0"),
         )
@@ -211,15 +207,12 @@ class ControlPanel:
             for name in names or self.settings:
                 value = getattr(config, name)
                 w = self.settings[name]
+                if name in self._exact:
+                    self._exact[name] = value
                 if name == "learning_rate":
                     self.lr_text.value = value
-                    self._exact[name] = value
-                    value = min(max(value, 1e-5), 1.0)
-                elif name == "clip_threshold":
-                    self._exact[name] = value
-                    value = min(max(value, 0.01), 100.0)
-                elif name == "momentum":
-                    value = min(value, 0.99)
+                if SETTING[name].slider is not None:
+                    value = _on_slider(SETTING[name], value)
                 if w.value != value:
                     w.value = value
         self._update_visibility()
@@ -262,7 +255,7 @@ class ControlPanel:
             self._exact[name] = value
             with self.quiet():
                 if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
-                    self.settings["learning_rate"].value = min(max(value, 1e-5), 1.0)
+                    self.settings["learning_rate"].value = _on_slider(SETTING["learning_rate"], value)
         elif name == "clip_threshold":
             value = _sig(value)
         if name in ("learning_rate", "clip_threshold"):
