@@ -5,12 +5,24 @@ from __future__ import annotations
 import json
 import math
 import threading
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["EpochRecord", "ChangeMarker", "History", "UNIT_FIELDS", "GATE_FIELDS"]
+__all__ = [
+    "EpochRecord",
+    "ChangeMarker",
+    "History",
+    "RunSettings",
+    "ModelStructure",
+    "RunInfo",
+    "UNIT_FIELDS",
+    "GATE_FIELDS",
+    "marker_label",
+    "merge_markers",
+    "ShownMarker",
+]
 
 #: Numbers kept per unit (every variable, every layer, and "global"), in gradient-norm
 #: or weight-norm units. Means and maxima are over the epoch's steps.
@@ -36,6 +48,148 @@ GATE_FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """The settings in force in one epoch, read the same way whoever recorded them.
+
+    The Trainer knows every TrainConfig setting; ``watch()`` reads what the user's Keras
+    optimizer holds and cannot see the scaler, the batch size or the model's own
+    settings, which it leaves as None ("not known"). Every field of TrainConfig is here
+    (tests check it), plus two that only a user's optimizer can have.
+
+    Attributes:
+        optimizer: "adam", "rmsprop", "nadam", "sgd", or a user optimizer's class name
+            lower-cased. None when unknown.
+        optimizer_class: The Keras class name, e.g. "Adam".
+        learning_rate: The learning rate in force (NaN when a schedule cannot be read).
+        lr_schedule: True when the learning rate follows a Keras LearningRateSchedule.
+        momentum, nesterov: SGD's momentum (0 for other optimizers) and Nesterov flag.
+        clipping: "none", "clipnorm", "global_clipnorm" or "clipvalue".
+        clip_threshold: The threshold, or None without clipping (watch()).
+        scaler, scale_target, batch_size, epochs, units, layers, cell, loss, seed: As in
+            TrainConfig; None when unknown.
+    """
+
+    optimizer: str | None = None
+    optimizer_class: str | None = None
+    learning_rate: float | None = None
+    lr_schedule: bool = False
+    momentum: float = 0.0
+    nesterov: bool = False
+    clipping: str = "none"
+    clip_threshold: float | None = None
+    scaler: str | None = None
+    scale_target: bool | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    units: int | None = None
+    layers: int | None = None
+    cell: str | None = None
+    loss: str | None = None
+    seed: int | None = None
+
+    @classmethod
+    def from_config(cls, config) -> "RunSettings":
+        """The settings of a TrainConfig."""
+        from .config import OPTIMIZER_CLASSES
+
+        return cls(optimizer_class=OPTIMIZER_CLASSES[config.optimizer], **config.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "RunSettings":
+        """From :meth:`to_dict` (or an older History's settings dict); unknown keys are dropped."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def replace(self, **changes: Any) -> "RunSettings":
+        return replace(self, **changes)
+
+    def to_config(self):
+        """The TrainConfig closest to these settings (what is not known takes the default;
+        the scaler "none" when unknown, as a user's own fit scales or not before the kit
+        sees it), or None when the optimizer is not one TrainConfig knows. Used to print
+        Keras code for what was recorded and for a finding's patch."""
+        from .config import CLIPPING_MODES, OPTIMIZERS, SETTINGS, TrainConfig
+
+        if self.optimizer not in OPTIMIZERS:
+            return None
+        known = {s.name: getattr(self, s.name) for s in SETTINGS if getattr(self, s.name, None) is not None}
+        known.setdefault("scaler", "none")
+        lr = known.get("learning_rate")
+        if lr is None or not (math.isfinite(lr) and 0 < lr <= 10):
+            known.pop("learning_rate", None)
+        if known.get("clipping") not in CLIPPING_MODES or known.get("clipping") == "none":
+            known.pop("clip_threshold", None)
+        known["momentum"] = min(max(float(known.get("momentum") or 0.0), 0.0), 0.999)
+        try:
+            return TrainConfig(**known)
+        except ValueError:
+            return None
+
+    def known(self) -> dict[str, Any]:
+        """The settings that are known (not None), as a dict."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class ModelStructure:
+    """What the model is made of, as recorded when it was built (or first watched).
+
+    Attributes:
+        variables: Each trainable variable's ``variable.path`` without the model's name
+            (e.g. "lstm_1/lstm_cell/kernel"), in model order.
+        layers: The layers that own them, in model order.
+        var_layer: ``{variable: layer}``.
+        layer_cell: ``{layer: "lstm" | "gru" | "simple_rnn" | None}``.
+        gated: ``{variable: [gates]}`` for the variables split per gate.
+        timesteps: Time steps per input sequence, or None when unknown.
+        features: One name per input feature.
+        dataset: The data's (or the watched model's) name.
+        source: "trainer" or "watch".
+        notes: Plain-language notes on what could not be measured.
+    """
+
+    variables: list[str] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
+    var_layer: dict[str, str] = field(default_factory=dict)
+    layer_cell: dict[str, str | None] = field(default_factory=dict)
+    gated: dict[str, list[str]] = field(default_factory=dict)
+    timesteps: int | None = None
+    features: list[str] = field(default_factory=list)
+    dataset: str = ""
+    source: str = "trainer"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def recurrent_layers(self) -> list[str]:
+        """The layers with an LSTM, GRU or SimpleRNN cell, in model order."""
+        return [name for name in self.layers if self.layer_cell.get(name)]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "ModelStructure":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunInfo:
+    """One run of a History.
+
+    Attributes:
+        settings: The settings it began with.
+        status: "training", "finished", "stopped", "diverged" or "error".
+    """
+
+    settings: RunSettings = field(default_factory=RunSettings)
+    status: str = "training"
+
+
 @dataclass
 class EpochRecord:
     """Everything measured in one epoch of one run.
@@ -49,8 +203,7 @@ class EpochRecord:
         steps: Gradient steps taken in the epoch.
         complete: False when the epoch was cut short by stop().
         status: "ok", or "diverged" when the loss, a gradient or a weight was not finite.
-        settings: The settings in force at the epoch's end (optimizer, learning_rate,
-            momentum, nesterov, clipping, clip_threshold, scaler, scale_target, batch_size).
+        settings: The :class:`RunSettings` in force at the epoch's end.
         units: ``{field: {unit: value}}`` for each of UNIT_FIELDS; a unit is a variable
             name (e.g. "lstm_1/lstm_cell/kernel"), a layer name ("lstm_1") or "global".
         nonfinite: ``{variable: count}`` of non-finite gradient elements over the epoch.
@@ -69,7 +222,7 @@ class EpochRecord:
     steps: int
     complete: bool = True
     status: str = "ok"
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: RunSettings = field(default_factory=RunSettings)
     units: dict[str, dict[str, float]] = field(default_factory=dict)
     nonfinite: dict[str, int] = field(default_factory=dict)
     gates: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
@@ -107,9 +260,6 @@ class ChangeMarker:
     label: str
 
 
-_SHORT = {"learning_rate": "lr", "clip_threshold": "clip", "batch_size": "batch", "scale_target": "scale y"}
-
-
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3g}"
@@ -117,7 +267,45 @@ def _fmt(v: Any) -> str:
 
 
 def marker_label(setting: str, old: Any, new: Any) -> str:
-    return f"{_SHORT.get(setting, setting)} {_fmt(old)} → {_fmt(new)}"
+    """A change marker's label, e.g. "lr 0.001 → 0.01" (short names from config.SETTINGS)."""
+    from .config import SETTING
+
+    short = SETTING[setting].short if setting in SETTING else ""
+    return f"{short or setting} {_fmt(old)} → {_fmt(new)}"
+
+
+@dataclass
+class ShownMarker:
+    """A change marker as drawn: where, and its (possibly merged) label."""
+
+    position: float
+    label: str
+
+
+def merge_markers(markers: Sequence, window: float = 1.0) -> list:
+    """Change markers as they are best drawn: a run of changes to one setting within
+    ``window`` epochs (a slider moved step by step) becomes one marker "lr 0.001 → 0.002"
+    at the first change; changes at the same position are joined in one label."""
+    runs: list[list] = []
+    for m in markers:
+        last = runs[-1] if runs else None
+        if last and last[0].setting == m.setting and float(m.position) - float(last[-1].position) <= window:
+            last.append(m)
+        else:
+            runs.append([m])
+    shown: list[ShownMarker] = []
+    for run in runs:
+        label = marker_label(run[0].setting, run[0].old, run[-1].new)
+        pos = float(run[0].position)
+        if shown and abs(shown[-1].position - pos) < 1e-6:
+            shown[-1].label += "; " + label
+        else:
+            shown.append(ShownMarker(pos, label))
+    return shown
+
+
+_FORMAT = "lstm_widgets.History/2"
+_FORMAT_1 = "lstm_widgets.History/1"
 
 
 class History:
@@ -128,30 +316,33 @@ class History:
     Attributes:
         records: EpochRecords in the order they were recorded.
         markers: ChangeMarkers in the order they were applied.
-        runs: ``{run_id: {"config": dict, "status": str}}``.
-        structure: ``{"variables": [...], "layers": [...], "var_layer": {...},
-            "layer_cell": {...}, "gated": {variable: [gates]}, "timesteps": int,
-            "features": [...]}``, set when the model is built.
+        runs: ``{run_id: RunInfo}``: the settings each run began with and its status.
+        structure: The :class:`ModelStructure`, set when the model is built.
     """
 
     def __init__(self) -> None:
         self.records: list[EpochRecord] = []
         self.markers: list[ChangeMarker] = []
-        self.runs: dict[int, dict[str, Any]] = {}
-        self.structure: dict[str, Any] = {}
+        self.runs: dict[int, RunInfo] = {}
+        self.structure = ModelStructure()
         self._lock = threading.Lock()
         self.version = 0  # bumped on every change, so views can skip redundant redraws
 
     # -- writing (the trainer) --------------------------------------------------------
-    def begin_run(self, run_id: int, config: dict[str, Any]) -> None:
+    def begin_run(self, run_id: int, settings: RunSettings) -> None:
         with self._lock:
-            self.runs[run_id] = {"config": dict(config), "status": "training"}
+            self.runs[run_id] = RunInfo(settings, "training")
             self.version += 1
 
     def end_run(self, run_id: int, status: str) -> None:
         with self._lock:
             if run_id in self.runs:
-                self.runs[run_id]["status"] = status
+                self.runs[run_id].status = status
+            self.version += 1
+
+    def set_structure(self, structure: ModelStructure) -> None:
+        with self._lock:
+            self.structure = structure
             self.version += 1
 
     def append(self, record: EpochRecord) -> None:
@@ -188,6 +379,12 @@ class History:
         run_id = self.current_run if run_id is None else run_id
         return [r for r in list(self.records) if r.run_id == run_id]
 
+    def run_status(self, run_id: int | None = None) -> str:
+        """The status of a run (default: the latest), "" when there is none."""
+        run_id = self.current_run if run_id is None else run_id
+        info = self.runs.get(run_id)
+        return info.status if info is not None else ""
+
     def run_markers(self, run_id: int | None = None) -> list[ChangeMarker]:
         run_id = self.current_run if run_id is None else run_id
         return [m for m in list(self.markers) if m.run_id == run_id]
@@ -221,7 +418,7 @@ class History:
                 "run_id": r.run_id, "epoch": r.epoch, "loss": r.loss, "val_loss": r.val_loss,
                 "time_s": r.time_s, "steps": r.steps, "complete": r.complete, "status": r.status,
             }
-            row.update(r.settings)
+            row.update(r.settings.to_dict())
             for f, per_unit in r.units.items():
                 for u, v in per_unit.items():
                     row[f"{f}[{u}]"] = v
@@ -244,9 +441,9 @@ class History:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": "lstm_widgets.History/1",
-            "structure": self.structure,
-            "runs": {str(k): v for k, v in self.runs.items()},
+            "format": _FORMAT,
+            "structure": self.structure.to_dict(),
+            "runs": {str(k): {"settings": v.settings.to_dict(), "status": v.status} for k, v in self.runs.items()},
             "records": [asdict(r) for r in list(self.records)],
             "markers": [asdict(m) for m in list(self.markers)],
         }
@@ -268,12 +465,20 @@ class History:
             with open(text_or_path, encoding="utf-8") as fh:
                 text = fh.read()
         d = json.loads(text)
-        if d.get("format") != "lstm_widgets.History/1":
+        if d.get("format") not in (_FORMAT, _FORMAT_1):
             raise ValueError(f"Not an lstm_widgets History JSON (format {d.get('format')!r}).")
         h = cls()
-        h.structure = d["structure"]
-        h.runs = {int(k): v for k, v in d["runs"].items()}
+        h.structure = ModelStructure.from_dict(d["structure"])
+        h.runs = {
+            # format 1 kept the settings a run began with under "config"
+            int(k): RunInfo(RunSettings.from_dict(v.get("settings", v.get("config"))), v.get("status", ""))
+            for k, v in d["runs"].items()
+        }
         rec_fields = {f.name for f in fields(EpochRecord)}
-        h.records = [EpochRecord(**{k: v for k, v in r.items() if k in rec_fields}) for r in d["records"]]
+        h.records = []
+        for r in d["records"]:
+            kw = {k: v for k, v in r.items() if k in rec_fields}
+            kw["settings"] = RunSettings.from_dict(kw.get("settings"))
+            h.records.append(EpochRecord(**kw))
         h.markers = [ChangeMarker(**m) for m in d["markers"]]
         return h
