@@ -35,13 +35,13 @@ __all__ = [
 
 _LAZY = {
     # TensorFlow-backed parts load TensorFlow (about 2 s) on first use, not at import.
-    "Trainer": ("trainer", "Trainer"),
+    "Trainer": ("engine.trainer", "Trainer"),
     "SequenceScaler": ("scaling", "SequenceScaler"),
     # Widgets (ipywidgets, bqplot) load only when the Lab is asked for.
     "Lab": ("ui", "Lab"),
     "watch": ("watch", "watch"),
-    "Monitor": ("watch", "Monitor"),
-    "write_report": ("report", "write_report"),
+    "Monitor": ("engine.monitor", "Monitor"),
+    "write_report": ("render.report", "write_report"),
 }
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from ._tf import tf
 from .probes import VariableLayout
 
-__all__ = ["CLIP_MODE_IDS", "clip_gradients", "GradientStats", "accumulate_step", "epoch_tables", "make_train_step"]
+__all__ = ["CLIP_MODE_IDS", "clip_gradients", "GradientStats", "accumulate_step", "make_train_step"]
 
 CLIP_MODE_IDS = {"none": 0, "clipnorm": 1, "global_clipnorm": 2, "clipvalue": 3}
 
@@ -165,50 +165,6 @@ def accumulate_step(stats, layout, grads, squares, var_sq, clipped, flags, loss,
         loss,
         batch,
     )
-
-
-def epoch_tables(layout, acc, w):
-    """Turn one epoch's accumulators and weight measures into EpochRecord tables.
-
-    Args:
-        layout: The VariableLayout.
-        acc: :meth:`GradientStats.read_and_reset`'s numbers.
-        w: :meth:`lstm_widgets.probes.WeightTracker.measure`'s numbers.
-
-    Returns:
-        ``(units, gates, nonfinite)`` as EpochRecord holds them.
-    """
-    n = max(float(acc["steps"][0]), 1.0)
-    units: dict[str, dict[str, float]] = {}
-    with np.errstate(invalid="ignore", divide="ignore"):  # a diverged run's inf/inf is NaN, said by status
-        ratio = w["delta"] / np.where(w["weight"] > 0, w["weight"], np.nan)
-        g_ratio = w["gate_delta"] / np.where(w["gate_weight"] > 0, w["gate_weight"], np.nan)
-    cols = {
-        "grad_pre_mean": acc["pre_sum"] / n,
-        "grad_pre_max": acc["pre_max"],
-        "grad_post_mean": acc["post_sum"] / n,
-        "grad_post_max": acc["post_max"],
-        "clip_fraction": acc["clipped"] / n,
-        "weight_norm": w["weight"],
-        "delta_norm": w["delta"],
-        "update_ratio": ratio,
-    }
-    for f, arr in cols.items():
-        units[f] = {u: float(v) for u, v in zip(layout.units, arr)}
-    gates: dict[str, dict[str, dict[str, float]]] = {}
-    gcols = {
-        "grad_pre_mean": acc["gate_pre_sum"] / n,
-        "grad_pre_max": acc["gate_pre_max"],
-        "grad_post_mean": acc["gate_post_sum"] / n,
-        "grad_post_max": acc["gate_post_max"],
-        "weight_norm": w["gate_weight"],
-        "delta_norm": w["gate_delta"],
-        "update_ratio": g_ratio,
-    }
-    for j, (var, gate) in enumerate(layout.gate_labels()):
-        gates.setdefault(var, {})[gate] = {f: float(arr[j]) for f, arr in gcols.items()}
-    nonfinite = {name: int(c) for name, c in zip(layout.names, acc["nonfinite"])}
-    return units, gates, nonfinite
 
 
 def make_train_step(model, optimizer, loss_fn, layout, stats, X, Y, clip_mode, clip_threshold):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from ._tf import keras
-from .config import TrainConfig
+from ..config import CELL_CLASSES, OPTIMIZER_CLASSES, TrainConfig
 
 __all__ = ["build_model", "make_optimizer", "make_loss", "GATES"]
 
 #: Gate names per cell type, in the order Keras lays them out along a kernel's last axis.
 GATES = {"lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
-
-_LAYER = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
 
 
 def build_model(config: TrainConfig, n_timesteps: int, n_features: int, n_outputs: int) -> "keras.Model":
@@ -19,7 +17,7 @@ def build_model(config: TrainConfig, n_timesteps: int, n_features: int, n_output
     Builds the weights from ``config.seed``, so the same config gives the same model.
     """
     keras.utils.set_random_seed(config.seed)
-    cls = getattr(keras.layers, _LAYER[config.cell])
+    cls = getattr(keras.layers, CELL_CLASSES[config.cell])
     layers = [keras.Input(shape=(n_timesteps, n_features), name="sequence")]
     for i in range(config.layers):
         layers.append(
@@ -31,14 +29,10 @@ def build_model(config: TrainConfig, n_timesteps: int, n_features: int, n_output
 
 def make_optimizer(config: TrainConfig) -> "keras.optimizers.Optimizer":
     """The Keras optimizer, without clipping (the instrumented step clips, live)."""
-    lr = config.learning_rate
-    if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=lr)
-    if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=lr)
-    if config.optimizer == "nadam":
-        return keras.optimizers.Nadam(learning_rate=lr)
-    return keras.optimizers.SGD(learning_rate=lr, momentum=config.momentum, nesterov=config.nesterov)
+    cls = getattr(keras.optimizers, OPTIMIZER_CLASSES[config.optimizer])
+    if config.optimizer == "sgd":
+        return cls(learning_rate=config.learning_rate, momentum=config.momentum, nesterov=config.nesterov)
+    return cls(learning_rate=config.learning_rate)
 
 
 def make_loss(config: TrainConfig):

@@ -11,14 +11,15 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..config import ARCHITECTURE_FIELDS, BATCH_FIELDS, TrainConfig
+from ..data import SequenceData
+from ..history import ChangeMarker, EpochRecord, History, RunSettings, marker_label
+from ..scaling import SequenceScaler, input_stats
 from ._tf import tf
-from .config import ARCHITECTURE_FIELDS, TrainConfig
-from .data import SequenceData
-from .history import ChangeMarker, EpochRecord, History, marker_label
-from .instrument import CLIP_MODE_IDS, GradientStats, epoch_tables, make_train_step
+from .instrument import CLIP_MODE_IDS, make_train_step
 from .model import build_model, make_loss, make_optimizer
-from .probes import VariableLayout, WeightTracker, make_time_probe
-from .scaling import SequenceScaler, input_stats
+from .probes import VariableLayout, make_time_probe
+from .recorder import Recorder, Subscribers
 
 __all__ = ["Trainer", "STATES"]
 
@@ -26,9 +27,8 @@ log = logging.getLogger("lstm_widgets")
 
 STATES = ("idle", "training", "paused", "stopped", "finished", "diverged", "error")
 
-#: Changes applied before the next batch; the others (scaler, scale_target, batch_size)
-#: wait for the next epoch; architecture changes (config.ARCHITECTURE_FIELDS) wait for a restart.
-_BATCH_FIELDS = {"learning_rate", "clipping", "clip_threshold", "optimizer", "momentum", "nesterov", "epochs"}
+# When a live change applies is declared in config.SETTINGS: BATCH_FIELDS before the next
+# batch, EPOCH_FIELDS before the next epoch, ARCHITECTURE_FIELDS at the next restart().
 _OPTIMIZER_FIELDS = ("optimizer", "momentum", "nesterov")
 _PROBE_SIZE = 64
 _EVAL_CHUNK = 2048
@@ -63,6 +63,7 @@ class Trainer:
         self.data = data
         self.history = History()
         self.error: BaseException | None = None
+        #: Errors raised by subscribers (the latest 20); they never stop training.
         self.subscriber_errors: list[tuple[str, BaseException]] = []
         self._state = "idle"
         self._lock = threading.RLock()
@@ -70,10 +71,12 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()  # set = not paused
         self._running.set()
-        self._pending: list[dict[str, Any]] = []
-        self._epoch_subs: list[Callable[[EpochRecord], Any]] = []
-        self._state_subs: list[Callable[[str], Any]] = []
-        self._change_subs: list[Callable[[ChangeMarker], Any]] = []
+        self._pending: list[dict[str, Any]] = []  # live changes queued for the training thread
+        self._pending_restart: dict[str, Any] = {}  # model changes waiting for restart()
+        self._epoch_subs = Subscribers(self.subscriber_errors)
+        self._state_subs = Subscribers(self.subscriber_errors)
+        self._change_subs = Subscribers(self.subscriber_errors)
+        self._recorder: Recorder | None = None
         self._built_config: TrainConfig | None = None
         self._run_id = 0
         self._epoch = 0  # epochs done in the current run
@@ -111,36 +114,41 @@ class Trainer:
     def run_id(self) -> int:
         return self._run_id
 
+    @property
+    def pending_restart(self) -> dict[str, Any]:
+        """Model settings (units, layers, cell, loss, seed) set after a run began, waiting
+        for :meth:`restart`."""
+        with self._lock:
+            return dict(self._pending_restart)
+
+    @property
+    def wanted(self) -> TrainConfig:
+        """The config every queued change leads to: live changes not applied yet and the
+        model settings waiting for :meth:`restart`."""
+        with self._lock:
+            cfg = self._config
+            for p in self._pending:
+                cfg = cfg.replace(**p)
+            return cfg.replace(**self._pending_restart)
+
     # -- subscriptions --------------------------------------------------------------------
     def on_epoch(self, fn: Callable[[EpochRecord], Any]) -> Callable:
         """Call ``fn(record)`` after every epoch, from the training thread. An exception
         in ``fn`` is logged and kept in ``subscriber_errors``; training goes on."""
-        self._epoch_subs.append(fn)
-        return fn
+        return self._epoch_subs.add(fn)
 
     def on_state(self, fn: Callable[[str], Any]) -> Callable:
         """Call ``fn(state)`` whenever the state changes."""
-        self._state_subs.append(fn)
-        return fn
+        return self._state_subs.add(fn)
 
     def on_change(self, fn: Callable[[ChangeMarker], Any]) -> Callable:
         """Call ``fn(marker)`` whenever a setting change takes effect."""
-        self._change_subs.append(fn)
-        return fn
-
-    def _notify(self, subs, arg) -> None:
-        for fn in list(subs):
-            try:
-                fn(arg)
-            except Exception as exc:  # a broken subscriber must never kill training
-                self.subscriber_errors.append((getattr(fn, "__name__", repr(fn)), exc))
-                del self.subscriber_errors[:-20]
-                log.exception("lstm_widgets: subscriber %r failed", fn)
+        return self._change_subs.add(fn)
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
             self._state = state
-            self._notify(self._state_subs, state)
+            self._state_subs(state)
 
     # -- control --------------------------------------------------------------------------
     def start(self) -> "Trainer":
@@ -194,11 +202,15 @@ class Trainer:
         return True
 
     def restart(self, start: bool = True) -> "Trainer":
-        """Stop, go back to the seed's initial weights with a fresh optimizer, and begin a
-        new run (training it if ``start``)."""
+        """Stop, apply the model settings waiting for a restart, go back to the seed's
+        initial weights with a fresh optimizer, and begin a new run (training it if
+        ``start``)."""
         self.stop(wait=True)
         with self._lock:
             self._drain_pending(force=True)
+            if self._pending_restart:
+                arch, self._pending_restart = self._pending_restart, {}
+                self._apply(arch)
             self._begin_new_run = True
             self._epoch = 0
             self._position = 0.0
@@ -216,33 +228,39 @@ class Trainer:
     def set(self, **changes: Any) -> TrainConfig:
         """Change settings. While training, each takes effect before the next batch
         (learning rate, clipping, optimizer, epochs) or epoch (scaler, batch size) and is
-        recorded as a ChangeMarker. Returns the config the changes lead to.
+        recorded as a ChangeMarker. Model settings (units, layers, cell, loss, seed) apply
+        at once before the first run; once a run exists they wait for :meth:`restart`
+        (see :attr:`pending_restart`), which builds the new model.
+
+        Returns:
+            The config the changes lead to (:attr:`wanted`).
 
         Raises:
-            ValueError: an unknown setting, an invalid value, or an architecture setting
-                (units, layers, cell, loss, seed) while training.
+            ValueError: an unknown setting or an invalid value; nothing changes then.
         """
         if not changes:
-            return self._config
+            return self.wanted
         with self._lock:
-            base = self._config
-            for p in self._pending:
-                base = base.replace(**p)
-            new = base.replace(**changes)  # validates
+            base = self.wanted
+            new = base.replace(**changes)  # validates every change first
             changed = {k: v for k, v in new.to_dict().items() if v != getattr(base, k)}
-            arch = sorted(set(changed) & ARCHITECTURE_FIELDS)
-            if arch and self.is_running:
-                raise ValueError(
-                    f"{', '.join(arch)} changes the model itself, so it cannot change while "
-                    f"training. Stop, then set it and restart(), which builds a fresh model."
-                )
-            if not changed:
-                return new
-            if self.is_running:
-                self._pending.append(changed)
-            else:
-                self._apply(changed)
-            return new
+            arch = {k: v for k, v in changes.items() if k in ARCHITECTURE_FIELDS}
+            live = {k: v for k, v in changed.items() if k not in ARCHITECTURE_FIELDS}
+            if arch:
+                if self._run_id == 0 and not self.is_running:
+                    self._apply(arch)  # nothing trained yet: the first run simply uses it
+                else:
+                    for k, v in arch.items():
+                        if getattr(self._config, k) == v:
+                            self._pending_restart.pop(k, None)
+                        else:
+                            self._pending_restart[k] = getattr(new, k)
+            if live:
+                if self.is_running:
+                    self._pending.append(live)
+                else:
+                    self._apply(live)
+            return self.wanted
 
     def _drain_pending(self, force: bool = False, epoch_boundary: bool = False) -> None:
         if not self._pending:
@@ -251,7 +269,7 @@ class Trainer:
             keep, now = [], {}
             for p in self._pending:
                 for k, v in p.items():
-                    if force or epoch_boundary or k in _BATCH_FIELDS:
+                    if force or epoch_boundary or k in BATCH_FIELDS:
                         now[k] = v
                     else:
                         keep.append({k: v})
@@ -274,7 +292,7 @@ class Trainer:
                 continue  # nothing trained yet: the next run simply starts with it
             m = ChangeMarker(self._run_id, round(self._position, 4), k, a, b, marker_label(k, a, b))
             self.history.add_marker(m)
-            self._notify(self._change_subs, m)
+            self._change_subs(m)
 
     def _apply_to_model(self, old: TrainConfig, new: TrainConfig, diff: dict) -> None:
         if "learning_rate" in diff:
@@ -298,9 +316,9 @@ class Trainer:
         self.layout_ = layout = VariableLayout(model)
         self._loss_fn = make_loss(cfg)
         self._initial_weights = [v.numpy() for v in model.weights]
-        self._stats = GradientStats(layout)
-        self._tracker = WeightTracker(layout)
-        self._probe = make_time_probe(model, self._loss_fn, layout)
+        self._recorder = Recorder(self.history, layout, make_time_probe(model, self._loss_fn, layout),
+                                  errors=self.subscriber_errors)
+        self._recorder.on_record.add(self._epoch_subs)
         self._clip_mode = tf.Variable(CLIP_MODE_IDS[cfg.clipping], dtype=tf.int32, trainable=False)
         self._clip_threshold = tf.Variable(cfg.clip_threshold, dtype=tf.float32, trainable=False)
         n_val = len(d.X_val) if d.has_val else 0
@@ -320,19 +338,8 @@ class Trainer:
         self._eval_sum = eval_sum
         self._steps_cache: dict[tuple, tuple] = {}
         self._use_optimizer(cfg)
-        gated = {}
-        for g in layout.gated:
-            gated[layout.names[g.index]] = list(g.gates)
-        self.history.structure = {
-            "variables": list(layout.names),
-            "layers": list(layout.layers),
-            "var_layer": dict(zip(layout.names, layout.var_layer)),
-            "layer_cell": dict(layout.layer_cell),
-            "gated": gated,
-            "timesteps": d.n_timesteps,
-            "features": list(d.feature_names),
-            "dataset": d.name,
-        }
+        self._recorder.structure(timesteps=d.n_timesteps, features=list(d.feature_names), dataset=d.name,
+                                 source="trainer")
         self._built_config = cfg
 
     def _use_optimizer(self, cfg: TrainConfig) -> None:
@@ -342,7 +349,7 @@ class Trainer:
         if key not in self._steps_cache:
             opt = make_optimizer(cfg)
             step = make_train_step(
-                self.model_, opt, self._loss_fn, self.layout_, self._stats,
+                self.model_, opt, self._loss_fn, self.layout_, self._recorder.stats,
                 self._X, self._Y, self._clip_mode, self._clip_threshold,
             )
             self._steps_cache[key] = (opt, step, [v.numpy() for v in opt.variables])
@@ -363,11 +370,11 @@ class Trainer:
         if self._Xv is not None:
             self._Xv.assign(self.scaler_.transform_X(d.X_val))
             self._Yv.assign(self.scaler_.transform_y(d.y_val))
-        self._input_stats = input_stats(Xs)
+        self._recorder.input_stats = input_stats(Xs)
         n_probe = min(_PROBE_SIZE, len(d.X_val) if d.has_val else len(d.X_train))
         src_x = self._Xv if self._Xv is not None else self._X
         src_y = self._Yv if self._Yv is not None else self._Y
-        self._probe_xy = (tf.constant(src_x[:n_probe]), tf.constant(src_y[:n_probe]))
+        self._recorder.probe_xy = (tf.constant(src_x[:n_probe]), tf.constant(src_y[:n_probe]))
 
     def _new_run(self) -> None:
         if self._built_config is None or set(self._built_config.diff(self._config)) & ARCHITECTURE_FIELDS:
@@ -383,7 +390,7 @@ class Trainer:
         self._epoch = 0
         self._position = 0.0
         self._rng = np.random.default_rng(self._config.seed)
-        self.history.begin_run(self._run_id, self._config.to_dict())
+        self.history.begin_run(self._run_id, RunSettings.from_config(self._config))
         self._begin_new_run = False
 
     # -- the training thread -----------------------------------------------------------------
@@ -397,7 +404,7 @@ class Trainer:
                 self._new_run()
             self._run_start_epoch = self._epoch
             self._target_epoch = self._epoch + self._config.epochs
-            self._stats.read_and_reset()
+            self._recorder.reset()
             while self._epoch < self._target_epoch:
                 if self._stop.is_set():
                     final = "stopped"
@@ -427,7 +434,7 @@ class Trainer:
         bs = min(cfg.batch_size, n)
         n_steps = math.ceil(n / bs)
         perm = self._rng.permutation(n).astype(np.int32)
-        self._tracker.snapshot()
+        self._recorder.begin_epoch()
         t0 = time.perf_counter()
         done = 0
         for k in range(n_steps):
@@ -446,13 +453,9 @@ class Trainer:
             done += 1
         if done == 0:
             return None
-        return self._record(done, done == n_steps, time.perf_counter() - t0)
+        return self._record(n_steps, time.perf_counter() - t0)
 
-    def _record(self, steps: int, complete: bool, train_time: float) -> EpochRecord:
-        t0 = time.perf_counter()
-        acc = self._stats.read_and_reset()
-        w = self._tracker.measure()
-        cfg, layout = self._config, self.layout_
+    def _record(self, n_steps: int, train_time: float) -> EpochRecord:
         val_loss = None
         if self._Xv is not None:
             n_val = int(self._Xv.shape[0])
@@ -460,44 +463,12 @@ class Trainer:
             for s in range(0, n_val, _EVAL_CHUNK):
                 total += float(self._eval_sum(np.arange(s, min(s + _EVAL_CHUNK, n_val), dtype=np.int32)))
             val_loss = total / n_val
-        probe = {k: v.numpy() for k, v in self._probe(*self._probe_xy).items()}
-        loss = float(acc["loss_sum"][0] / max(float(acc["samples"][0]), 1.0))
-
-        units, gates, nonfinite = epoch_tables(layout, acc, w)
-        diverged = (
-            not math.isfinite(loss)
-            or sum(nonfinite.values()) > 0
-            or not math.isfinite(units["weight_norm"]["global"])
-            or (val_loss is not None and not math.isfinite(val_loss))
-        )
         self._epoch += 1
         self._position = float(self._epoch)
-        rec = EpochRecord(
-            run_id=self._run_id,
-            epoch=self._epoch,
-            loss=loss,
-            val_loss=val_loss,
-            time_s=train_time + (time.perf_counter() - t0),
-            steps=steps,
-            complete=complete,
-            status="diverged" if diverged else "ok",
-            settings={k: getattr(cfg, k) for k in (
-                "optimizer", "learning_rate", "momentum", "nesterov", "clipping",
-                "clip_threshold", "scaler", "scale_target", "batch_size",
-            )},
-            units=units,
-            nonfinite=nonfinite,
-            gates=gates,
-            grad_through_time=[float(v) for v in probe["time"]],
-            gate_saturation=(
-                {g: float(v) for g, v in zip(self._probe.gates, probe["saturation"])}
-                if "saturation" in probe else {}
-            ),
-            input_stats=self._input_stats,
+        return self._recorder.record(
+            run_id=self._run_id, epoch=self._epoch, settings=RunSettings.from_config(self._config),
+            val_loss=val_loss, time_s=train_time, expected_steps=n_steps,
         )
-        self.history.append(rec)
-        self._notify(self._epoch_subs, rec)
-        return rec
 
     # -- convenience ---------------------------------------------------------------------
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -1,0 +1,244 @@
+"""The one place an EpochRecord is built, for the Trainer and for ``watch()`` alike.
+
+A :class:`Recorder` owns the in-graph instruments of one model (the gradient
+accumulators, the weight tracker and the gradient-through-time probe), turns what they
+hold at an epoch's end into an :class:`~lstm_widgets.history.EpochRecord` (per-unit
+and per-gate tables, the divergence test), appends it to the History and hands it to
+the subscribers. Whoever trains (the Trainer's own loop, or a user's ``model.fit``
+watched by the Monitor) only says when an epoch begins and ends and what settings were
+in force; every consumer then reads records of one layout.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from ..history import EpochRecord, History, ModelStructure, RunSettings
+from .instrument import GradientStats
+from .probes import VariableLayout, WeightTracker
+
+__all__ = ["Recorder", "Subscribers", "epoch_tables", "is_diverged"]
+
+log = logging.getLogger("lstm_widgets")
+
+#: Subscriber errors kept (the latest ones).
+_KEEP_ERRORS = 20
+
+
+class Subscribers:
+    """Callbacks that must never break training: one that raises is logged, its error
+    kept in :attr:`errors` (the latest 20), and the others still run.
+
+    Attributes:
+        errors: ``(callback name, exception)`` pairs, oldest first.
+    """
+
+    def __init__(self, errors: list | None = None) -> None:
+        self._fns: list[Callable[[Any], Any]] = []
+        self.errors: list[tuple[str, BaseException]] = [] if errors is None else errors
+
+    def add(self, fn: Callable[[Any], Any]) -> Callable:
+        self._fns.append(fn)
+        return fn
+
+    def __call__(self, arg: Any) -> None:
+        for fn in list(self._fns):
+            try:
+                fn(arg)
+            except Exception as exc:  # a broken subscriber must never kill training
+                self.errors.append((getattr(fn, "__name__", repr(fn)), exc))
+                del self.errors[:-_KEEP_ERRORS]
+                log.exception("lstm_widgets: subscriber %r failed", fn)
+
+
+def is_diverged(loss: float, val_loss: float | None, units: dict, nonfinite: dict) -> bool:
+    """True when the loss, the validation loss, a gradient element or a weight is not finite."""
+    return (
+        not math.isfinite(loss)
+        or sum(nonfinite.values()) > 0
+        or not math.isfinite(units["weight_norm"]["global"])
+        or (val_loss is not None and not math.isfinite(val_loss))
+    )
+
+
+class Recorder:
+    """Builds, stores and announces one EpochRecord per epoch of one model.
+
+    Args:
+        history: The History to append to.
+        layout: The model's VariableLayout.
+        probe: A compiled probe from :func:`~lstm_widgets.engine.probes.make_time_probe`,
+            or None (no gradient through time).
+        probe_xy: The fixed probe batch ``(x, y)`` as tensors, with ``probe``.
+        errors: A list to keep subscriber errors in (shared with the owner). Defaults to
+            a new one.
+
+    Attributes:
+        stats, tracker: The in-graph gradient accumulators and weight tracker; the train
+            step (or the Keras optimizer hook) adds to ``stats`` every step.
+        input_stats: Per-feature statistics of the inputs the model sees, recorded with
+            every epoch (set by the owner).
+        on_record: The subscribers called with every record.
+        notes: Notes added while recording (a probe that failed).
+    """
+
+    def __init__(self, history: History, layout: VariableLayout, probe=None, probe_xy=None,
+                 errors: list | None = None) -> None:
+        self.history = history
+        self.layout = layout
+        self.stats = GradientStats(layout)
+        self.tracker = WeightTracker(layout)
+        self.probe = probe
+        self.probe_xy = probe_xy
+        self.input_stats: dict[str, list[float]] = {}
+        self.on_record = Subscribers(errors)
+        self.notes: list[str] = []
+        self._t0 = time.perf_counter()
+
+    # -- the model ---------------------------------------------------------------------
+    def structure(self, *, timesteps: int | None, features: list[str], dataset: str, source: str,
+                  notes: list[str] | None = None) -> ModelStructure:
+        """The ModelStructure of this recorder's model, set on the History."""
+        layout = self.layout
+        structure = ModelStructure(
+            variables=list(layout.names),
+            layers=list(layout.layers),
+            var_layer=dict(zip(layout.names, layout.var_layer)),
+            layer_cell=dict(layout.layer_cell),
+            gated={layout.names[g.index]: list(g.gates) for g in layout.gated},
+            timesteps=None if timesteps is None else int(timesteps),
+            features=[str(f) for f in features],
+            dataset=str(dataset),
+            source=source,
+            notes=list(notes or []) + [n for n in self.notes if n not in (notes or [])],
+        )
+        self.history.set_structure(structure)
+        return structure
+
+    def add_note(self, note: str) -> None:
+        """A plain-language note on what could not be measured, kept in the structure."""
+        if note not in self.notes:
+            self.notes.append(note)
+        if note not in self.history.structure.notes:
+            self.history.structure.notes.append(note)
+
+    # -- an epoch ------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Drop whatever the accumulators hold (steps taken outside a recorded epoch)."""
+        self.stats.read_and_reset()
+
+    def begin_epoch(self) -> None:
+        """Snapshot the weights (for the epoch's weight change) and start the clock."""
+        self.tracker.snapshot()
+        self._t0 = time.perf_counter()
+
+    def _probe(self) -> tuple[list[float], dict[str, float]]:
+        if self.probe is None:
+            return [], {}
+        try:
+            out = {k: v.numpy() for k, v in self.probe(*self.probe_xy).items()}
+        except Exception as exc:  # e.g. integer inputs have no gradient: never break training
+            self.probe = None
+            self.add_note(f"The gradient through time is skipped: the probe batch failed ({exc}).")
+            return [], {}
+        grad_t = [float(v) for v in out["time"]]
+        saturation = (
+            {g: float(v) for g, v in zip(self.probe.gates, out["saturation"])} if "saturation" in out else {}
+        )
+        return grad_t, saturation
+
+    def record(self, *, run_id: int, epoch: int, settings: RunSettings, val_loss: float | None,
+               loss: float | None = None, time_s: float | None = None,
+               expected_steps: int | None = None) -> EpochRecord:
+        """Read the epoch's numbers, build its EpochRecord, append it and announce it.
+
+        Args:
+            run_id, epoch: Where the record belongs (epoch is 1-based).
+            settings: The settings in force at the epoch's end.
+            val_loss: The validation loss, or None without validation data.
+            loss: The epoch's mean training loss. Defaults to None: the one the train
+                step accumulated (the Trainer's), weighted by batch size.
+            time_s: The epoch's training time; recording time is added. Defaults to
+                None: the time since :meth:`begin_epoch`.
+            expected_steps: Steps a complete epoch has; fewer were taken when it was
+                cut short. Defaults to None: the epoch counts as complete.
+        """
+        t0 = time.perf_counter()
+        acc = self.stats.read_and_reset()
+        w = self.tracker.measure()
+        units, gates, nonfinite = epoch_tables(self.layout, acc, w)
+        steps = int(acc["steps"][0])
+        if loss is None:
+            loss = float(acc["loss_sum"][0] / max(float(acc["samples"][0]), 1.0))
+        grad_t, saturation = self._probe()
+        if time_s is None:
+            time_s = t0 - self._t0
+        rec = EpochRecord(
+            run_id=run_id,
+            epoch=epoch,
+            loss=float(loss),
+            val_loss=val_loss,
+            time_s=float(time_s) + (time.perf_counter() - t0),
+            steps=steps,
+            complete=not expected_steps or steps >= expected_steps,
+            status="diverged" if is_diverged(loss, val_loss, units, nonfinite) else "ok",
+            settings=settings,
+            units=units,
+            nonfinite=nonfinite,
+            gates=gates,
+            grad_through_time=grad_t,
+            gate_saturation=saturation,
+            input_stats=self.input_stats,
+        )
+        self.history.append(rec)
+        self.on_record(rec)
+        return rec
+
+
+def epoch_tables(layout, acc, w):
+    """Turn one epoch's accumulators and weight measures into EpochRecord tables.
+
+    Args:
+        layout: The VariableLayout.
+        acc: :meth:`GradientStats.read_and_reset`'s numbers.
+        w: :meth:`lstm_widgets.probes.WeightTracker.measure`'s numbers.
+
+    Returns:
+        ``(units, gates, nonfinite)`` as EpochRecord holds them.
+    """
+    n = max(float(acc["steps"][0]), 1.0)
+    units: dict[str, dict[str, float]] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):  # a diverged run's inf/inf is NaN, said by status
+        ratio = w["delta"] / np.where(w["weight"] > 0, w["weight"], np.nan)
+        g_ratio = w["gate_delta"] / np.where(w["gate_weight"] > 0, w["gate_weight"], np.nan)
+    cols = {
+        "grad_pre_mean": acc["pre_sum"] / n,
+        "grad_pre_max": acc["pre_max"],
+        "grad_post_mean": acc["post_sum"] / n,
+        "grad_post_max": acc["post_max"],
+        "clip_fraction": acc["clipped"] / n,
+        "weight_norm": w["weight"],
+        "delta_norm": w["delta"],
+        "update_ratio": ratio,
+    }
+    for f, arr in cols.items():
+        units[f] = {u: float(v) for u, v in zip(layout.units, arr)}
+    gates: dict[str, dict[str, dict[str, float]]] = {}
+    gcols = {
+        "grad_pre_mean": acc["gate_pre_sum"] / n,
+        "grad_pre_max": acc["gate_pre_max"],
+        "grad_post_mean": acc["gate_post_sum"] / n,
+        "grad_post_max": acc["gate_post_max"],
+        "weight_norm": w["gate_weight"],
+        "delta_norm": w["gate_delta"],
+        "update_ratio": g_ratio,
+    }
+    for j, (var, gate) in enumerate(layout.gate_labels()):
+        gates.setdefault(var, {})[gate] = {f: float(arr[j]) for f, arr in gcols.items()}
+    nonfinite = {name: int(c) for name, c in zip(layout.names, acc["nonfinite"])}
+    return units, gates, nonfinite
