@@ -1,8 +1,11 @@
 """``lstm-widgets`` / ``jupyter lstm-widgets``: copy the lessons, or diagnose a CSV headless.
 
     lstm-widgets lessons [DIR] [--no-browser] [--no-lab]
-    lstm-widgets diagnose DATA.csv --target COL --lookback N [--epochs N] [--optimizer NAME]
-                 [--lr LR] [--scaler NAME] [--clipnorm T] [--report FILE.html]
+    lstm-widgets diagnose DATA.csv --target COL --lookback N [--report FILE.html] [SETTINGS...]
+
+SETTINGS are the options of every TrainConfig setting (``lstm-widgets diagnose -h`` lists
+them; they come from lstm_widgets.config.SETTINGS), e.g. ``--optimizer sgd --lr 0.05
+--clipnorm 1``.
 
 Exit codes of ``diagnose``: 0 healthy, 1 warnings or problems found, 2 bad input.
 """
@@ -117,16 +120,10 @@ def _load_csv(args):
 
 def _diagnose(args) -> int:
     df = _load_csv(args)
-    from .config import TrainConfig
+    from .config import TrainConfig, changes_from_arguments
 
-    changes = {"epochs": args.epochs}
-    for k in ("optimizer", "learning_rate", "scaler", "batch_size"):
-        if getattr(args, k) is not None:
-            changes[k] = getattr(args, k)
-    if args.clipnorm is not None:
-        changes.update(clipping="clipnorm", clip_threshold=args.clipnorm)
     try:
-        config = TrainConfig().replace(**changes)
+        config = TrainConfig().replace(**changes_from_arguments(args))
     except ValueError as exc:
         raise _BadInput(str(exc)) from None
     from .data import SequenceData
@@ -135,7 +132,7 @@ def _diagnose(args) -> int:
         data = SequenceData.from_series(df, lookback=args.lookback, target=args.target, name=Path(args.csv).stem)
     except ValueError as exc:
         raise _BadInput(str(exc)) from None
-    from .trainer import Trainer
+    from .engine.trainer import Trainer
 
     print(f"training {config.epochs} epochs on {len(data.X_train)} windows of {args.lookback} steps "
           f"x {data.n_features} feature(s), target {args.target!r} ...", flush=True)
@@ -148,19 +145,15 @@ def _diagnose(args) -> int:
     print(f"{trainer.state}: {len(h)} epoch(s), loss {r.loss:.4g}{val}" if r else trainer.state)
     from .diagnosis import diagnose
 
+    from .render.findings import findings_text
+
     findings = diagnose(h, data)
-    to_act = [f for f in findings if f.severity in ("warning", "problem")]
+    to_act = [f for f in findings if f.actionable]
     print()
-    for f in findings:
-        print(f"[{f.severity.upper()}] {f.title}")
-        print(f"    {f.explanation}")
-        for e in f.evidence:
-            print(f"    - {e}")
-        if f.fix:
-            print(f"    Fix: {f.fix}")
-        print()
+    print(findings_text(findings))
+    print()
     if args.report:
-        from .report import write_report
+        from .render.report import write_report
 
         write_report(args.report, h, config=config, findings=findings, title=f"lstm-widgets diagnose {args.csv}")
         print(f"report written to {args.report}")
@@ -186,7 +179,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .config import OPTIMIZERS, SCALERS
+    from .config import add_setting_arguments
 
     p = _Parser(prog="lstm-widgets", description="Why is my LSTM failing to update its weights?")
     sub = p.add_subparsers(dest="command", metavar="{lessons,diagnose}")
@@ -199,12 +192,7 @@ def _parser() -> argparse.ArgumentParser:
     dg.add_argument("csv", metavar="DATA.csv", help="a CSV file, one row per time step, numeric columns")
     dg.add_argument("--target", required=True, help="the column to predict")
     dg.add_argument("--lookback", required=True, type=int, help="time steps per input window")
-    dg.add_argument("--epochs", type=int, default=20, help="epochs to train (default 20)")
-    dg.add_argument("--optimizer", choices=OPTIMIZERS, help="default adam")
-    dg.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (default 1e-3)")
-    dg.add_argument("--scaler", choices=SCALERS, help="input scaler (default standard)")
-    dg.add_argument("--batch-size", dest="batch_size", type=int, help="default 32")
-    dg.add_argument("--clipnorm", type=float, help="clip each variable's gradient norm (default: off)")
+    add_setting_arguments(dg)
     dg.add_argument("--report", metavar="FILE.html", help="also write a self-contained HTML report")
     for s in (le, dg):
         s.error = lambda message, _p=s: (_ for _ in ()).throw(_BadInput(f"{_p.prog}: {message}"))
