@@ -12,17 +12,15 @@ from typing import Any, Mapping
 
 import numpy as np
 from bqplot import Axis, Figure, LinearScale, Lines, LogScale
+from bqplot.colorschemes import CATEGORY10
 
 from ..history import UNIT_FIELDS
 from .panels import drawable
 
 __all__ = ["compare_runs", "run_series", "COLOURS"]
 
-#: One colour per run, in order (the category10 palette).
-COLOURS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-)
+#: One colour per run, in order (bqplot's category10 palette).
+COLOURS = tuple(CATEGORY10)
 _EPOCH_FIELDS = ("loss", "val_loss", "time_s")
 _LABELS = {
     "loss": "training loss",

@@ -64,6 +64,7 @@ from ipywidgets import Box, HBox, Layout, VBox
 
 from ..config import ARCHITECTURE_FIELDS, TrainConfig
 from ..data import DATASETS, SequenceData, load_dataset
+from ..diagnosis import CachedDiagnosis
 from .controls import ControlPanel
 from .panels import (
     CodeView,
@@ -160,11 +161,10 @@ class Lab:
     ) -> None:
         self.data = _load_data(dataset, data, dataset_options)
         cfg = TrainConfig().replace(**config)
-        from ..trainer import Trainer  # loads TensorFlow
+        from ..engine.trainer import Trainer  # loads TensorFlow
 
         self.trainer = Trainer(cfg, self.data)
-        self._wanted: TrainConfig = cfg  # the config once queued changes are applied
-        self._pending_arch: dict[str, Any] = {}
+        self._diagnosis = CachedDiagnosis(self.data)  # diagnose(history, data), once per version
         self._lock = threading.RLock()  # one writer at a time for panels and read-outs
         self.kept: list[KeptRun] = []
         self.message = ""
@@ -172,7 +172,7 @@ class Lab:
 
         self.controls = ControlPanel(cfg)
         self.panels = make_panels()
-        self.diagnosis_panel = DiagnosisPanel(self.data, on_apply=self._apply_finding)
+        self.diagnosis_panel = DiagnosisPanel(lambda h: self._diagnosis(h), on_apply=self._apply_finding)
         self.code_view = CodeView()
         grid = Box(
             [p.widget for p in self.panels.values()] + [self.diagnosis_panel.widget],
@@ -223,13 +223,13 @@ class Lab:
 
     @property
     def findings(self) -> list:
-        """The latest diagnosis, most severe first (empty while it is not available)."""
-        return list(self.diagnosis_panel.findings)
+        """The diagnosis of the latest run, most severe first (``[]`` before the first epoch)."""
+        return self._diagnosis(self.history)
 
     @property
     def pending_restart(self) -> dict[str, Any]:
         """Model settings set but waiting for :meth:`restart`."""
-        return dict(self._pending_arch)
+        return self.trainer.pending_restart
 
     # -- running ----------------------------------------------------------------------------------
     def train(self, wait: bool = False, timeout: float | None = None) -> None:
@@ -251,7 +251,7 @@ class Lab:
             self._say("the last run diverged: starting a fresh run from the initial weights")
             self._restart_now()
         else:
-            note = f" ({self._arch_text()} waits for Restart)" if self._pending_arch else ""
+            note = f" ({self._arch_text()} waits for Restart)" if self.pending_restart else ""
             try:
                 self.trainer.start()
             except RuntimeError:  # another thread started it a moment ago
@@ -288,12 +288,8 @@ class Lab:
 
     def _restart_now(self, start: bool = True) -> None:
         self.trainer.stop(wait=True)  # outside the lock: the thread's last callbacks take it
-        with self._lock:
-            if self._pending_arch:
-                applied = self._arch_text()
-                self._wanted = self.trainer.set(**self._pending_arch)
-                self._pending_arch = {}
-                self._say(f"restarting with {applied}")
+        if self.pending_restart:
+            self._say(f"restarting with {self._arch_text()}")
         self.trainer.restart(start=start)
         self._update_restart_note()
         self._refresh_code()
@@ -307,7 +303,7 @@ class Lab:
 
     def report(self, path, title: str = "LSTM training report") -> str:
         """Write a self-contained HTML report (settings, code, every panel, findings)."""
-        from ..report import write_report
+        from ..render.report import write_report
 
         return write_report(path, self.history, config=self.config, findings=self.findings, title=title)
 
@@ -328,40 +324,21 @@ class Lab:
         Raises:
             ValueError: an unknown setting or an invalid value; nothing changes then.
         """
-        if not changes:
-            return self._wanted.replace(**self._pending_arch)
         with self._lock:
-            base = self._wanted.replace(**self._pending_arch)
-            target = base.replace(**changes)  # validates all of them first
-            names = list(changes)
-            hot = {k: getattr(target, k) for k in names if k not in ARCHITECTURE_FIELDS}
-            arch = {k: getattr(target, k) for k in names if k in ARCHITECTURE_FIELDS}
-            if hot:
-                self._wanted = self.trainer.set(**hot)
-            if arch:
-                self._set_arch(arch)
-            self.controls.show(target, [n for n in names if n in self.controls.settings])
+            wanted = self.trainer.set(**changes)  # validates all of them first
+            self.controls.show(wanted, [n for n in changes if n in self.controls.settings])
+            self._update_restart_note()
+            if set(changes) & ARCHITECTURE_FIELDS and self.pending_restart:
+                self._say(f"{self._arch_text()}: click Restart to build the new model")
             self._refresh_code()
-            return self._wanted.replace(**self._pending_arch)
-
-    def _set_arch(self, arch: dict[str, Any]) -> None:
-        if not self.trainer.is_running and self.trainer.run_id == 0:
-            self._wanted = self.trainer.set(**arch)  # nothing trained yet: no restart needed
-            return
-        for k, v in arch.items():
-            if getattr(self._wanted, k) == v:
-                self._pending_arch.pop(k, None)
-            else:
-                self._pending_arch[k] = v
-        self._update_restart_note()
-        if self._pending_arch:
-            self._say(f"{self._arch_text()}: click Restart to build the new model")
+            return wanted
 
     def _arch_text(self) -> str:
-        return ", ".join(f"{k} {getattr(self._wanted, k)} → {v}" for k, v in self._pending_arch.items())
+        cfg = self.trainer.config
+        return ", ".join(f"{k} {getattr(cfg, k)} → {v}" for k, v in self.pending_restart.items())
 
     def _update_restart_note(self) -> None:
-        if self._pending_arch:
+        if self.pending_restart:
             text = f"<span style='color:#ff7f0e'>Pending: {html.escape(self._arch_text())} — click Restart.</span>"
         else:
             text = "<span style='color: var(--jp-ui-font-color2)'>Model settings apply on Restart.</span>"
@@ -373,8 +350,7 @@ class Lab:
         try:
             self.set(**{name: value})
         except ValueError as exc:
-            shown = self._wanted.replace(**self._pending_arch)
-            self.controls.show(shown, [name])
+            self.controls.show(self.trainer.wanted, [name])
             self._say(str(exc), error=True)
 
     def _apply_finding(self, finding) -> None:
@@ -386,14 +362,14 @@ class Lab:
         except ValueError as exc:
             self._say(f"could not apply {finding.title!r}: {exc}", error=True)
             return
-        if set(patch) & ARCHITECTURE_FIELDS and self._pending_arch:
+        if set(patch) & ARCHITECTURE_FIELDS and self.pending_restart:
             self._say(f"applied {finding.title!r}; {self._arch_text()} needs Restart")
         else:
             self._say(f"applied {finding.title!r}: {', '.join(f'{k}={v!r}' for k, v in patch.items())}")
 
     def _refresh_code(self) -> None:
-        cfg = self._wanted.replace(**self._pending_arch)
-        note = f"model change pending until Restart: {self._arch_text()}" if self._pending_arch else ""
+        cfg = self.trainer.wanted
+        note = f"model change pending until Restart: {self._arch_text()}" if self.pending_restart else ""
         self.code_view.show(cfg.to_keras_code(self.data.n_timesteps, self.data.n_features), note)
 
     # -- compare ----------------------------------------------------------------------------------
@@ -408,7 +384,7 @@ class Lab:
             if not records:
                 self._say("nothing to keep yet: train first")
                 return None
-            kept = KeptRun(f"run {run_id}", list(records), dict(self.history.structure))
+            kept = KeptRun(f"run {run_id}", list(records), self.history.structure)
             self.kept = (self.kept + [kept])[-MAX_KEPT:]
             self._draw_kept()
             self._say(f"kept {kept.label} ({len(records)} epochs): the next run is drawn against it")
@@ -467,8 +443,6 @@ class Lab:
 
     def _on_change(self, marker) -> None:
         with self._lock:
-            if not self.trainer.is_running:
-                self._wanted = self.trainer.config
             self._refresh_code()
             self._say(f"applied {marker.label} at epoch {marker.position:.1f}")
             for p in self.panels.values():
@@ -508,7 +482,7 @@ class Lab:
     def _update_progress(self) -> None:
         with self._lock:
             n = self.trainer.epoch
-            total = max(self.trainer.target_epoch, n, 1) if self.trainer.run_id else self._wanted.epochs
+            total = max(self.trainer.target_epoch, n, 1) if self.trainer.run_id else self.trainer.wanted.epochs
             recs = [r for r in self.history.records[-5:] if r.run_id == self.trainer.run_id]
             text = f"epoch {n}/{total}"
             if recs:

@@ -20,24 +20,12 @@ from collections import deque
 
 from ipywidgets import HTML, Box, Layout, VBox
 
-from .panels import (
-    CodeView,
-    DiagnosisPanel,
-    make_panels,
-)
+from ..diagnosis import CachedDiagnosis
+from .panels import CodeView, DiagnosisPanel, make_panels
 
 __all__ = ["MonitorView", "show_monitor"]
 
 log = logging.getLogger("lstm_widgets")
-
-
-class _FixPanel(DiagnosisPanel):
-    """The diagnosis, with a "Code" button per finding instead of "Apply"."""
-
-    def _row(self, i: int):
-        row = super()._row(i)
-        row[1].description = "Code"
-        return row
 
 
 class MonitorView:
@@ -55,7 +43,8 @@ class MonitorView:
         self._lock = threading.RLock()
         self.update_times: deque[float] = deque(maxlen=200)
         self.panels = make_panels()
-        self.diagnosis_panel = _FixPanel(None, on_apply=self._show_fix)
+        self._diagnosis = CachedDiagnosis()
+        self.diagnosis_panel = DiagnosisPanel(lambda h: self._diagnosis(h), on_apply=self._show_fix, action="Code")
         self.code_view = CodeView()
         self.status = HTML()
         self.status.add_class("lw-monitor-status")
@@ -97,13 +86,13 @@ class MonitorView:
         if r is None:
             text = "waiting for model.fit(..., callbacks=[monitor])"
         else:
-            s = r.settings or {}
-            clip = s.get("clipping", "none")
-            clip_text = f"{clip}={s.get('clip_threshold'):g}" if clip != "none" else "no clipping"
+            s = r.settings
+            clip_text = f"{s.clipping}={s.clip_threshold:g}" if s.clipping != "none" else "no clipping"
             val = f" · val loss {r.val_loss:.4g}" if r.val_loss is not None else ""
+            lr = s.learning_rate if s.learning_rate is not None else float("nan")
             text = (
-                f"epoch {r.epoch} · loss {r.loss:.4g}{val} · {s.get('optimizer_class', s.get('optimizer'))} "
-                f"lr {s.get('learning_rate', float('nan')):.3g} · {clip_text} · {r.time_s:.2f} s/epoch"
+                f"epoch {r.epoch} · loss {r.loss:.4g}{val} · {s.optimizer_class or s.optimizer} "
+                f"lr {lr:.3g} · {clip_text} · {r.time_s:.2f} s/epoch"
             )
             if r.status == "diverged":
                 text += " · DIVERGED (loss, a gradient or a weight is NaN/inf)"
@@ -117,10 +106,8 @@ class MonitorView:
 
     def _show_fix(self, finding) -> None:
         """Show the Keras code of a finding's patch (a running fit cannot be changed)."""
-        from ..report import settings_to_config
-
         r = self.monitor.history.latest
-        cfg = settings_to_config(r.settings if r is not None else {})
+        cfg = r.settings.to_config() if r is not None else None
         patch = dict(getattr(finding, "patch", {}) or {})
         try:
             if cfg is None:
@@ -144,7 +131,6 @@ def show_monitor(monitor) -> MonitorView:
     """Display a MonitorView for ``monitor`` in the current cell's output."""
     from IPython.display import display
 
-    view = MonitorView(monitor)
-    monitor.view = view
+    view = MonitorView(monitor)  # kept alive by its subscription to the monitor's epochs
     display(view)
     return view

@@ -1,0 +1,96 @@
+"""TimeGradientPanel: the gradient through time, as a line and an epoch × t heat map."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from bqplot import Axis, ColorAxis, ColorScale, HeatMap, LinearScale, Lines, LogScale
+
+from .base import F32, MAX_COLUMNS, MAX_ROWS, PALETTE, Panel, RunRows, decades, drawable, figure, log_axis, positive
+
+
+def _first_step_share(g) -> list[float]:
+    g = np.asarray(g, dtype=float)
+    if not g.size or not np.isfinite(g).all() or g.max() <= 0:
+        return [math.nan]
+    return [math.log10(max(g[0] / g.max(), 1e-30))]
+
+
+class TimeGradientPanel(Panel):
+    """Gradient through time: ||∂L/∂x_t|| against t for the latest epoch, and a heat map
+    of epoch x t, each epoch divided by its own maximum (log colour), so a gradient that
+    vanishes towards early time steps shows as a dark band on the left."""
+
+    css_class = "lw-panel-time"
+    TOOLTIP = (
+        "How far back in the sequence the loss still reaches: ‖∂L/∂x_t‖ for each time "
+        "step t on a fixed probe batch. Falling by orders of magnitude towards t = 0: "
+        "vanishing gradients; the model cannot learn long-range dependencies."
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.t_scale = LinearScale(min=0.0, max=1.0)
+        self.g_scale = LogScale(min=1e-6, max=1.0)
+        self.line = Lines(
+            x=np.zeros(0, dtype=F32), y=np.zeros(0, dtype=F32), scales={"x": self.t_scale, "y": self.g_scale},
+            colors=[PALETTE[0]], stroke_width=2, visible=False,
+        )
+        self.e_scale = LinearScale()
+        self.c_scale = ColorScale(min=-6.0, max=0.0, scheme="viridis")
+        self.heatmap = HeatMap(
+            x=np.arange(2, dtype=F32), y=np.arange(2, dtype=F32), color=np.zeros((2, 2), dtype=F32),
+            scales={"x": self.t_scale, "y": self.e_scale, "color": self.c_scale}, visible=False,
+        )
+        self.figure = figure(
+            "‖∂L/∂x_t‖ over time steps (latest epoch)", [self.line],
+            [Axis(scale=self.t_scale, label="time step t", tick_format="d"),
+             log_axis(self.g_scale, label="‖∂L/∂x_t‖")],
+            height=140, tooltip=self.TOOLTIP,
+        )
+        self.heat_figure = figure(
+            "Epoch × t, each epoch ÷ its max (log10)", [self.heatmap],
+            [Axis(scale=self.t_scale, label="time step t", tick_format="d"),
+             Axis(scale=self.e_scale, orientation="vertical", label="epoch", tick_format="d", num_ticks=4),
+             ColorAxis(scale=self.c_scale, orientation="vertical", side="right", num_ticks=4, tick_format=".0f")],
+            height=170, tooltip=self.TOOLTIP,
+        )
+        self.heat_figure.fig_margin = {"top": 26, "bottom": 34, "left": 58, "right": 50}
+        # Heat-map rows are downsampled keeping the epochs where the first step's share
+        # of the gradient jumps (a spike in the reach).
+        self._rows = RunRows(lambda r, s: r.grad_through_time, _first_step_share)
+        self._finish(self.figure, self.heat_figure)
+
+    def _draw(self, history) -> None:
+        self._rows.sync(history)
+        if not self._rows.rows or not len(self._rows.rows[-1]):
+            return
+        last = np.asarray(self._rows.rows[-1], dtype=float)
+        T = len(last)
+        cols = np.unique(np.linspace(0, T - 1, min(T, MAX_COLUMNS)).round().astype(int))
+        t = cols.astype(F32)
+        y = positive(last[cols])
+        lo, hi = decades(y, default=(1e-6, 1.0))
+        with self.line.hold_sync():
+            self.line.x, self.line.y = drawable(t, y, lo)
+            self.line.visible = True
+        with self.g_scale.hold_sync():
+            self.g_scale.min, self.g_scale.max = lo, hi
+        if self.t_scale.max != float(T - 1):
+            with self.t_scale.hold_sync():
+                self.t_scale.min, self.t_scale.max = 0.0, float(max(T - 1, 1))
+        epochs, rows = self._rows.picked(MAX_ROWS)
+        rows = [r for r in rows if len(r) == T]
+        if len(rows) < 2:
+            return  # a heat map needs two rows
+        m = np.asarray(rows, dtype=float)[:, cols]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = m / np.nanmax(np.where(np.isfinite(m), m, np.nan), axis=1, keepdims=True)
+            c = np.log10(np.where(np.isfinite(rel) & (rel > 0), rel, np.nan))
+        c = np.clip(c, self.c_scale.min, 0.0)
+        with self.heatmap.hold_sync():
+            self.heatmap.x = t
+            self.heatmap.y = epochs[-len(rows):]
+            self.heatmap.color = c.astype(F32)
+            self.heatmap.visible = True

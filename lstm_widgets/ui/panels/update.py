@@ -1,0 +1,68 @@
+"""UpdateRatioPanel: the weight-update ratio ||ΔW||/||W|| per layer, with the healthy band."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from bqplot import Label, Lines
+
+from ...diagnosis.thresholds import HEALTHY_BAND
+from .base import BAND_COLOUR, F32, PALETTE, TimePanel, drawable, epoch_axis, figure, log_axis, positive
+
+
+class UpdateRatioPanel(TimePanel):
+    """Weight-update ratio ||ΔW||/||W|| per layer per epoch, with the healthy band."""
+
+    css_class = "lw-panel-update"
+    y_default = (1e-6, 1.0)
+    TOOLTIP = (
+        "How much each layer's weights moved in an epoch, relative to their size: "
+        "‖W_end − W_start‖ / ‖W_end‖. The green band {lo:g}..{hi:g} is a rule of thumb "
+        "around 1e-3 (per step it is often quoted as ~1e-3), not a law. Far below: the "
+        "layer is not learning; far above: it is being thrown around."
+    ).format(lo=HEALTHY_BAND[0], hi=HEALTHY_BAND[1])
+
+    def __init__(self) -> None:
+        super().__init__()
+        sc = {"x": self.x_scale, "y": self.y_scale}
+        lo, hi = HEALTHY_BAND
+        self.band = Lines(
+            x=np.array([0.0, 1.0], dtype=F32), y=np.array([[lo, lo], [hi, hi]], dtype=F32), scales=sc,
+            fill="between", colors=[BAND_COLOUR], fill_colors=[BAND_COLOUR], fill_opacities=[0.12],
+            opacities=[0.0, 0.0], preserve_domain={"x": True, "y": True},
+        )
+        self.band_label = Label(
+            x=[0.0], y=[hi], text=[f"healthy {lo:g}..{hi:g} (rule of thumb)"], scales=sc, colors=[BAND_COLOUR],
+            default_size=10, font_unit="px", y_offset=-3, x_offset=4,
+        )
+        self.lines = Lines(x=np.zeros(0, dtype=F32), y=np.zeros(0, dtype=F32), scales=sc, colors=PALETTE,
+                           stroke_width=2, display_legend=True, visible=False)
+        self._layers: list[str] = []
+        self.figure = figure(
+            "Update ratio ‖ΔW‖/‖W‖ per layer per epoch",
+            [self.lines, self.overlay, self.band, self.band_label] + self.markers.marks,
+            [epoch_axis(self.x_scale, label="epoch"), log_axis(self.y_scale, label="‖ΔW‖/‖W‖")],
+            tooltip=self.TOOLTIP,
+        )
+        self._finish(self.figure)
+
+    def _extract(self, r, structure):
+        ratio = r.units.get("update_ratio", {})
+        return [ratio.get(u, math.nan) for u in structure.layers]
+
+    def _y_extra(self, x, rows):
+        return [np.array(HEALTHY_BAND) * [0.1, 10.0]]
+
+    def _draw_rows(self, x, rows, lo, hi, history) -> None:
+        layers = list(history.structure.layers)
+        y = positive(np.array(rows, dtype=float).reshape(len(x), len(layers)).T)
+        with self.lines.hold_sync():
+            self.lines.x, self.lines.y = drawable(x, y, lo)
+            if layers != self._layers:
+                self.lines.labels = layers
+            self.lines.visible = bool(len(x))
+        self._layers = layers
+        band_x = np.array(self.x_range, dtype=F32)
+        if not np.array_equal(band_x, self.band.x):
+            self.band.x = band_x
