@@ -6,11 +6,12 @@ Every dataset is generated here from a seed (nothing is downloaded), in well und
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["SequenceData", "make_windows", "load_dataset", "DATASETS"]
+__all__ = ["SequenceData", "make_windows", "load_dataset", "DATASETS", "sample_csv_path"]
 
 
 def _as_float_array(name: str, value: Any) -> np.ndarray:
@@ -329,3 +330,25 @@ def load_dataset(
     return SequenceData(
         X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:], feature_names=features, name=name.lower(), info=info
     )
+
+
+def sample_csv_path(name: str = "energy.csv") -> str:
+    """The path of a small CSV shipped with lstm_widgets, for lesson 5.
+
+    Args:
+        name: The file in ``lstm_widgets/datasets/``. Defaults to "energy.csv": 720
+            hourly rows (30 days) of a building's electric load in kW, the outdoor
+            temperature in °C and its occupancy (people), made by
+            ``lstm_widgets/datasets/make_energy_csv.py``.
+
+    Raises:
+        ValueError: there is no such file.
+    """
+    path = resources.files("lstm_widgets").joinpath("datasets", name)
+    if not path.is_file():
+        shipped = sorted(
+            p.name for p in resources.files("lstm_widgets").joinpath("datasets").iterdir()
+            if p.name.endswith(".csv")
+        )
+        raise ValueError(f"No shipped CSV named {name!r}; the shipped ones are: {', '.join(shipped)}.")
+    return str(path)

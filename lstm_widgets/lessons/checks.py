@@ -1,0 +1,503 @@
+"""The exercise checks of the self-paced lessons in ``notebooks/``.
+
+Each ``check_*`` function looks at what a learner's run recorded (a Lab, a Trainer or a
+History) and returns a :class:`~lstm_widgets.lessons.result.CheckResult`. Where the
+diagnosis has a threshold or a statistic for the same question, the check uses it (from
+:mod:`lstm_widgets.diagnosis.thresholds` and :mod:`lstm_widgets.diagnosis.stats`), so
+a check passes exactly when the Lab's diagnosis stops complaining.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..data import DATASETS
+from ..diagnosis import thresholds as T
+from ..diagnosis.finding import fmt
+from ..diagnosis.stats import feature_rms, finite, gradient_reach, mean_baseline, per_step_ratio
+from ._run import (
+    beats_mean,
+    diagnose_run,
+    findings_absent,
+    loss_falls,
+    not_diverged,
+    result,
+    run_of,
+    trained,
+)
+from .result import CheckResult, Criterion
+
+__all__ = [
+    "check_clipping",
+    "check_learning_rate",
+    "check_scaling",
+    "check_scaler_fit",
+    "check_gradient_reach",
+    "check_own_data",
+]
+
+
+# -- lesson 1: clipping -------------------------------------------------------------------------
+
+
+def check_clipping(lab: Any) -> CheckResult:
+    """Lesson 1: did gradient clipping turn an exploding run into one that trains?
+
+    Passes when the latest run clips gradients, trained at least :data:`MIN_EPOCHS`
+    epochs without NaN or infinity, the diagnosis reports no exploding gradients, no
+    overshooting learning rate and no clipping too tight or without effect, clipping
+    engaged in at least one epoch, and the training loss fell by at least 10%.
+
+    Args:
+        lab: The Lab (or Trainer, or History) that trained the run.
+
+    Returns:
+        A CheckResult; ``result.passed`` says whether it passed.
+
+    Raises:
+        ValueError: ``lab`` is not a Lab, Trainer or History.
+    """
+    run = run_of(lab, "lab")
+    if not run.records:
+        return CheckResult("check_clipping", [trained(run)])
+    findings = diagnose_run(run)
+    mode = run.settings.clipping
+    threshold = float(run.settings.clip_threshold or 1.0)
+    lr = float(run.settings.learning_rate or 1e-3)
+    fracs = [
+        max((v for v in r.units.get("clip_fraction", {}).values() if finite(v)), default=0.0)
+        for r in run.records
+    ]
+    engaged = [r.epoch for r, f in zip(run.records, fracs) if f > 0]
+    criteria = [
+        Criterion(
+            "Gradient clipping is on",
+            mode != "none",
+            f"clipping {mode!r}" + (f" at {threshold:g}" if mode != "none" else ""),
+            "Choose a clipping mode: lab.set(clipping='clipnorm', clip_threshold=...).",
+        ),
+        trained(run),
+        not_diverged(
+            run,
+            f"The steps are still too large. With SGD a clipped step is at most "
+            f"learning_rate × threshold = {lr * threshold:.3g} long: lower the threshold.",
+        ),
+        findings_absent(
+            findings, ("nonfinite", "exploding_gradients"), "The diagnosis finds no exploding gradients",
+            "The gradients still explode: lower the clip threshold.",
+        ),
+        findings_absent(
+            findings, ("lr_too_high",), "The loss does not oscillate (no 'learning rate too high')",
+            f"Clipped steps of up to {lr * threshold:.3g} (learning_rate × threshold) still "
+            f"overshoot: lower the threshold (or the learning rate).",
+            quote_fix=False,  # its fix is a lower learning rate; this exercise is about the threshold
+        ),
+        findings_absent(
+            findings, ("clipping_too_tight", "clipping_no_effect"),
+            "The threshold is neither far too tight nor far too loose",
+            "Aim for a threshold near the typical gradient norm of a healthy epoch.",
+        ),
+        Criterion(
+            "Clipping engaged in at least one epoch",
+            bool(engaged),
+            f"clipped steps in epoch(s) {', '.join(map(str, engaged[:5]))}"
+            + ("…" if len(engaged) > 5 else "") if engaged else "no step was clipped",
+            "A threshold above every gradient norm never clips: it cannot stop an explosion. "
+            "Lower it.",
+        ),
+        loss_falls(run, hint="Give it more epochs, or try a smaller threshold so the steps stop overshooting."),
+        beats_mean(
+            run,
+            f"The run is stable but has not learned: with SGD a clipped step is at most learning_rate × "
+            f"threshold = {lr * threshold:.3g} long. Too large and it overshoots; too small and it crawls.",
+        ),
+    ]
+    return result("check_clipping", criteria, findings)
+
+
+# -- lesson 2: learning rate ----------------------------------------------------------------------
+
+
+def check_learning_rate(lab: Any) -> CheckResult:
+    """Lesson 2: does the learning rate fit (neither too low nor too high)?
+
+    Passes when the latest run trained at least :data:`MIN_EPOCHS` epochs without NaN
+    or infinity, the diagnosis reports neither "lr_too_low" nor "lr_too_high" (so the
+    update ratio per step is not far below 1e-3 with a flat loss, nor far above it with
+    an oscillating one), and the training loss fell by at least 10%.
+
+    Args:
+        lab: The Lab (or Trainer, or History) that trained the run.
+
+    Returns:
+        A CheckResult.
+
+    Raises:
+        ValueError: ``lab`` is not a Lab, Trainer or History.
+    """
+    run = run_of(lab, "lab")
+    if not run.records:
+        return CheckResult("check_learning_rate", [trained(run)])
+    findings = diagnose_run(run)
+    lr = float(run.settings.learning_rate or 1e-3)
+    opt = (run.settings.optimizer or "adam")
+    ratios = [
+        per_step_ratio(r.value("update_ratio"), r.steps) for r in run.records[1:] or run.records
+        if finite(r.units.get("update_ratio", {}).get("global"))
+    ]
+    med = float(np.median(ratios)) if ratios else math.nan
+    low = T.UPDATE_RATIO_LOW
+    criteria = [
+        trained(run),
+        not_diverged(run, f"Learning rate {lr:g} makes the loss blow up: lower it 10x or more."),
+        findings_absent(
+            findings, ("lr_too_low",), "The weights move (no 'learning rate too low')",
+            f"At {lr:g} the weights barely move: raise the learning rate (try 10x-100x).",
+        ),
+        findings_absent(
+            findings, ("lr_too_high", "nonfinite"), "The steps do not overshoot (no 'learning rate too high')",
+            f"At {lr:g} the steps overshoot: lower the learning rate (try 10x).",
+        ),
+        Criterion(
+            f"The weights move at least {low:g} of their size per step (healthy is near "
+            f"{T.UPDATE_RATIO_PER_STEP:g})",
+            finite(med) and low <= med,
+            f"median update ratio {fmt(med)} per step with {opt} at {lr:g}",
+            "The weights move less than 0.01% per step: raise the learning rate.",
+        ),
+        loss_falls(run, hint=f"The loss hardly moves at {lr:g}: raise the learning rate."),
+        beats_mean(
+            run,
+            f"The loss is no better than guessing the mean: {opt} at {lr:g} has not found the signal. "
+            + ("Plain SGD needs far larger steps here; or try an adaptive optimizer (adam)."
+               if opt == "sgd" else "Try a larger learning rate, or more epochs."),
+        ),
+    ]
+    return result("check_learning_rate", criteria, findings)
+
+
+# -- lesson 3: scaling ----------------------------------------------------------------------------
+
+
+def _final_val(obj: Any) -> float:
+    if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        return float(obj)
+    run = run_of(obj, "baseline")
+    vals = [r.val_loss for r in run.records if r.val_loss is not None and finite(r.val_loss)]
+    if not vals:
+        raise ValueError("baseline has no finite validation loss; train it with validation data first.")
+    return float(vals[-1])
+
+
+def check_scaling(lab: Any, baseline: Any = None) -> CheckResult:
+    """Lesson 3: are the inputs scaled so that the gates work and the LSTM's weights move?
+
+    Passes when the latest run uses a scaler, the scaled features are on comparable
+    scales (largest / smallest RMS below the diagnosis's 100x, none above 10), no gate
+    is saturated (median share of pre-activations beyond ±3 below 50%), the recurrent
+    layer's weights move at least 1e-4 per step, the diagnosis reports neither unscaled
+    inputs nor stalled weights, and (with ``baseline``) the final validation loss is
+    below the baseline's.
+
+    Args:
+        lab: The Lab (or Trainer, or History) that trained the run.
+        baseline: The unscaled run to beat: a Lab, Trainer or History (its latest run's
+            last finite validation loss is used) or a number. Defaults to None (no
+            comparison).
+
+    Returns:
+        A CheckResult.
+
+    Raises:
+        ValueError: ``lab`` or ``baseline`` is not a run, or the baseline has no
+            validation loss.
+    """
+    run = run_of(lab, "lab")
+    if not run.records:
+        return CheckResult("check_scaling", [trained(run)])
+    findings = diagnose_run(run)
+    scaler = (run.settings.scaler or "none")
+    last = run.records[-1]
+    rms = feature_rms(last.input_stats or {})
+    live = [x for x in rms if finite(x) and x > 1e-12]
+    spread = max(live) / min(live) if live else math.nan
+    big = max(live) if live else math.nan
+    max_spread, max_mag = T.UNSCALED_SPREAD, T.UNSCALED_MAGNITUDE
+    names = list(getattr(run.data, "feature_names", None) or [f"x{i}" for i in range(len(rms))])
+    sat_limit = T.SATURATED
+    recent = run.records[-3:]
+    sat = {
+        g: float(np.median([r.gate_saturation.get(g, 0.0) for r in recent]))
+        for g in last.gate_saturation
+    }
+    rec_layers = [
+        l for l, cell in run.history.structure.layer_cell.items() if cell
+    ] or [u for u in last.units.get("update_ratio", {}) if "/" not in u and u != "global"][:1]
+    layer_ratios = {
+        l: float(np.median([
+            per_step_ratio(r.units.get("update_ratio", {}).get(l, math.nan), r.steps) for r in recent
+        ]))
+        for l in rec_layers
+    }
+    slowest = min(layer_ratios.values(), default=math.nan)
+    low = T.UPDATE_RATIO_LOW
+    criteria = [
+        Criterion(
+            "A scaler is on (fitted on the training split)",
+            scaler != "none",
+            f"scaler {scaler!r}",
+            "Choose a scaler: lab.set(scaler='standard').",
+        ),
+        trained(run),
+        not_diverged(run, "Even scaled, the steps are too large: lower the learning rate."),
+        Criterion(
+            f"The features the model sees are on comparable scales (RMS spread < {max_spread:g}x, "
+            f"none above {max_mag:g})",
+            finite(spread) and spread < max_spread and big <= max_mag,
+            "RMS " + ", ".join(f"{n} {fmt(x)}" for n, x in zip(names, rms)),
+            "One feature still dwarfs the others: use 'standard' or 'minmax' so each is scaled on its own.",
+        ),
+        Criterion(
+            f"No gate is saturated (under {sat_limit:.0%} of pre-activations beyond ±3)",
+            bool(sat) and all(v < sat_limit for v in sat.values()) if sat else True,
+            ", ".join(f"{g} {v:.0%}" for g, v in sat.items()) if sat else "no gate data",
+            "Large inputs push the gates into their flat region: scale every feature.",
+        ),
+        Criterion(
+            f"The recurrent layer's weights move (update ratio ≥ {low:g} per step)",
+            finite(slowest) and slowest >= low,
+            ", ".join(f"{l} {fmt(v)} per step" for l, v in layer_ratios.items()) or "no layer data",
+            "The LSTM's weights are frozen: saturated gates pass no gradient. Scale the inputs.",
+        ),
+        findings_absent(
+            findings, ("unscaled_inputs", "stalled_weights"),
+            "The diagnosis finds no unscaled inputs and no stalled weights",
+            "Scale the inputs with a per-feature scaler.",
+        ),
+    ]
+    criteria.append(beats_mean(run, "Train a few more epochs, or try another scaler."))
+    if baseline is not None:
+        base = _final_val(baseline)
+        vals = [r.val_loss for r in run.records if r.val_loss is not None and finite(r.val_loss)]
+        mine = vals[-1] if vals else math.nan
+        criteria.append(Criterion(
+            "The validation loss beats the unscaled baseline",
+            finite(mine) and mine < base,
+            f"{fmt(mine)} vs baseline {fmt(base)}",
+            "Train a few more epochs, or try another scaler.",
+        ))
+    return result("check_scaling", criteria, findings)
+
+
+def check_scaler_fit(scaler: Any, data: Any) -> CheckResult:
+    """Lesson 3: was a scikit-learn scaler fitted on the training split only?
+
+    Compares the fitted statistics (``mean_``/``scale_`` of a StandardScaler, or
+    ``data_min_``/``data_max_`` of a MinMaxScaler) with those of the training inputs
+    alone and of training plus validation inputs, per feature, over every time step.
+
+    Args:
+        scaler: A fitted StandardScaler or MinMaxScaler (2-D input: time steps of every
+            sequence stacked, one column per feature).
+        data: The SequenceData whose splits it was meant for (with validation data).
+
+    Returns:
+        A CheckResult.
+
+    Raises:
+        ValueError: ``data`` has no validation split, or the scaler is not a
+            StandardScaler or MinMaxScaler.
+    """
+    if not getattr(data, "has_val", False):
+        raise ValueError("data has no validation split; pass the SequenceData the scaler is meant for.")
+    n_f = data.n_features
+    train = np.asarray(data.X_train, dtype=np.float64).reshape(-1, n_f)
+    both = np.concatenate([train, np.asarray(data.X_val, dtype=np.float64).reshape(-1, n_f)])
+    if hasattr(scaler, "mean_") or (hasattr(scaler, "with_mean") and hasattr(scaler, "with_std")):
+        kind, attr = "StandardScaler", "mean_"
+        stat = lambda a: a.mean(0)  # noqa: E731
+        spread = train.std(0)
+    elif hasattr(scaler, "data_min_") or hasattr(scaler, "feature_range"):
+        kind, attr = "MinMaxScaler", "data_min_"
+        stat = lambda a: a.min(0)  # noqa: E731
+        spread = train.max(0) - train.min(0)
+    else:
+        raise ValueError(
+            f"scaler must be a scikit-learn StandardScaler or MinMaxScaler; got {type(scaler).__name__}."
+        )
+    fitted = hasattr(scaler, attr)
+    criteria = [Criterion(
+        f"The {kind} is fitted",
+        fitted,
+        "fitted" if fitted else "not fitted",
+        "Call scaler.fit(X_train.reshape(-1, n_features)).",
+    )]
+    if fitted:
+        got = np.asarray(getattr(scaler, attr), dtype=np.float64).ravel()
+        shape_ok = got.shape == (n_f,)
+        criteria.append(Criterion(
+            "It scales each feature on its own (one statistic per feature)",
+            shape_ok,
+            f"{got.size} statistic(s) for {n_f} feature(s)",
+            "Reshape to 2-D first: X.reshape(-1, X.shape[-1]) stacks every time step, one column per feature.",
+        ))
+        if shape_ok:
+            tol = 1e-3 * np.where(spread > 0, spread, 1.0)
+            from_train = np.all(np.abs(got - stat(train)) <= tol)
+            from_both = np.all(np.abs(got - stat(both)) <= tol) and not from_train
+            name = attr.rstrip("_")
+            criteria.append(Criterion(
+                "It was fitted on the training split only",
+                bool(from_train),
+                f"fitted {name} " + ", ".join(fmt(x) for x in got)
+                + "; training split's " + ", ".join(fmt(x) for x in stat(train)),
+                "It has seen the validation data (its statistics match train + validation): "
+                "fit on data.X_train only, then transform both splits."
+                if from_both else "Fit it on data.X_train, reshaped to (samples × timesteps, features).",
+            ))
+    return CheckResult("check_scaler_fit", criteria)
+
+
+# -- lesson 4: gradient through time ------------------------------------------------------------------
+
+
+def check_gradient_reach(answer: Any, history: Any) -> CheckResult:
+    """Lesson 4: how many of the last time steps does the gradient reach?
+
+    ``answer`` is the learner's count of the last time steps whose ||dL/dx_t|| is at
+    least 1e-3 of the last step's, in the last epoch of the latest run of ``history``;
+    it passes within one step of :func:`gradient_reach`.
+
+    Args:
+        answer: A whole number of time steps.
+        history: The History (or Lab, or Trainer) of the run the answer is about.
+
+    Returns:
+        A CheckResult.
+
+    Raises:
+        ValueError: ``history`` is not a run, or its last epoch has no usable gradient
+            through time.
+    """
+    run = run_of(history, "history")
+    if not run.records:
+        return CheckResult("check_gradient_reach", [trained(run, 1)])
+    last = run.records[-1]
+    truth = gradient_reach(last.grad_through_time)
+    length = len(last.grad_through_time)
+    whole = isinstance(answer, (int, np.integer)) and not isinstance(answer, bool)
+    criteria = [Criterion(
+        "The answer is a whole number of time steps",
+        whole,
+        f"got {answer!r}",
+        "Count the steps: answer = an int between 1 and the sequence length.",
+    )]
+    if whole:
+        off = int(answer) - truth
+        criteria.append(Criterion(
+            f"It matches the reach measured in epoch {last.epoch} (within one step)",
+            abs(off) <= 1,
+            f"your answer {int(answer)} of {length} steps"
+            + ("" if abs(off) <= 1 else f"; {'too many' if off > 0 else 'too few'}"),
+            "Walk back from the last step: g = history.latest.grad_through_time; count steps while "
+            "g[t] >= 1e-3 * g[-1], and stop at the first one below.",
+        ))
+    return CheckResult("check_gradient_reach", criteria)
+
+
+# -- lesson 5: your own data ----------------------------------------------------------------------------
+
+
+def check_own_data(lab: Any) -> CheckResult:
+    """Lesson 5: did your own series train, scaled and windowed, better than a naive guess?
+
+    Passes when the Lab trains on data that is not a built-in dataset, with a
+    validation split, through a scaler that leaves the features on comparable scales,
+    for at least :data:`MIN_EPOCHS` epochs without NaN, when its validation predictions
+    (in the target's own units) beat always predicting the training mean, and when the
+    diagnosis reports no problem (severity "problem").
+
+    Args:
+        lab: The Lab (or Trainer) that trained on your data.
+
+    Returns:
+        A CheckResult.
+
+    Raises:
+        ValueError: ``lab`` is not a Lab or Trainer.
+    """
+    run = run_of(lab, "lab")
+    if run.trainer is None:
+        raise ValueError(
+            f"lab must be a Lab or a Trainer (predictions are needed); got {type(lab).__name__}."
+        )
+    data = run.data
+    builtin = "dataset" in (data.info or {}) and data.name in DATASETS
+    criteria = [
+        Criterion(
+            "The data is your own (not a built-in dataset)",
+            not builtin,
+            f"data {data.name!r}, {len(data.X_train)} training windows of {data.n_timesteps} steps "
+            f"x {data.n_features} features",
+            "Build a SequenceData from your series: SequenceData.from_series(df, lookback=...), "
+            "then Lab(data=...).",
+        ),
+        Criterion(
+            "It has a validation split",
+            data.has_val,
+            f"{len(data.X_val)} validation windows" if data.has_val else "no validation data",
+            "SequenceData.from_series(..., val_fraction=0.2) keeps the last 20% of windows for validation.",
+        ),
+    ]
+    if not run.records:
+        criteria.append(trained(run))
+        return CheckResult("check_own_data", criteria)
+    findings = diagnose_run(run)
+    rms = feature_rms(run.records[-1].input_stats or {})
+    live = [x for x in rms if finite(x) and x > 1e-12]
+    spread = max(live) / min(live) if live else math.nan
+    scaler = (run.settings.scaler or "none")
+    max_spread, max_mag = T.UNSCALED_SPREAD, T.UNSCALED_MAGNITUDE
+    criteria += [
+        Criterion(
+            "The inputs are scaled to comparable sizes",
+            scaler != "none" and finite(spread) and spread < max_spread and max(live, default=0) <= max_mag,
+            f"scaler {scaler!r}; feature RMS " + ", ".join(
+                f"{n} {fmt(x)}" for n, x in zip(data.feature_names, rms)),
+            "Turn on a scaler: lab.set(scaler='standard') (fitted on the training split).",
+        ),
+        trained(run),
+        not_diverged(run, "Lower the learning rate, or turn on clipping."),
+    ]
+    if data.has_val and run.trainer.model_ is not None and not run.records[-1].diverged:
+        pred = run.trainer.predict(data.X_val)
+        y_val = np.asarray(data.y_val, dtype=np.float64)
+        mse = float(np.mean((pred - y_val) ** 2))
+        naive = mean_baseline(data, "val")
+        y_rms = float(np.sqrt(np.mean(np.asarray(data.y_train, dtype=np.float64) ** 2)))
+        hint = "Train more epochs, or raise the learning rate a little; read lab.findings."
+        if not run.settings.scale_target and y_rms > max_mag:
+            hint = (
+                f"The target is large (RMS {fmt(y_rms)}), while the LSTM's outputs lie in (-1, 1) and "
+                f"the output layer starts with small weights: the loss starts enormous and the steps "
+                f"cannot close the gap. Scale the target too: lab.set(scale_target=True) (predictions "
+                f"are transformed back to the target's units)."
+            )
+        criteria.append(Criterion(
+            "On the validation split it beats always predicting the training mean",
+            finite(mse) and mse < naive,
+            f"MSE {fmt(mse)} vs {fmt(naive)} for the mean, in the target's units",
+            hint,
+        ))
+    problems = None if findings is None else [f for f in findings if f.severity == "problem"]
+    if problems is not None:
+        criteria.append(Criterion(
+            "The diagnosis reports no problem",
+            not problems,
+            "diagnosis: " + ", ".join(f"{f.code} ({f.severity})" for f in findings),
+            (problems[0].fix or problems[0].title) if problems else "",
+        ))
+    return result("check_own_data", criteria, findings)
