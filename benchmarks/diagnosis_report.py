@@ -1,4 +1,4 @@
-"""Train every scenario of lstm_widgets.scenarios for real and check the diagnosis.
+"""Train every scenario of tests/support/scenarios.py for real and check the diagnosis.
 
 Prints one row per scenario: the finding it should produce, the findings produced
 (severity p/w/i), hit or miss, and the margin of the deciding number to its threshold
@@ -7,7 +7,7 @@ Prints one row per scenario: the finding it should produce, the findings produce
 A hit: the expected code is among the findings (for a good scenario: no warning or
 problem at all). A false alarm: any warning or problem in a good scenario, or in any
 other scenario a problem-severity finding that is neither expected nor one of its
-companions (lstm_widgets.scenarios.COMPANIONS).
+companions (tests/support/scenarios.py.COMPANIONS).
 
 Run: ``.venv/bin/python benchmarks/diagnosis_report.py [scenario ...]``
 """
@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 import sys
 import time
+from pathlib import Path
 
-from lstm_widgets import diagnosis as D
-from lstm_widgets.scenarios import COMPANIONS, SCENARIOS, run_scenario
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support
+
+from lstm_widgets.diagnosis import diagnose, stats as S, thresholds as T  # noqa: E402
+from support.scenarios import COMPANIONS, SCENARIOS, run_scenario
 
 
 def judge(scenario, findings) -> tuple[bool, list[str]]:
@@ -44,14 +47,14 @@ def margin(scenario, findings, history) -> str:
     by = {f.code: f for f in findings}
     f = by.get(scenario.expected)
     if scenario.good:
-        recs = history.run()[-D.WINDOW_EPOCHS:]
-        trend = D._loss_trend(recs)
-        prof = [D._time_profile(r.grad_through_time) for r in recs]
+        recs = history.run()[-T.WINDOW_EPOCHS:]
+        trend = S.loss_trend(recs)
+        prof = [S.time_profile(r.grad_through_time) for r in recs]
         ratios = [p["ratio"] for p in prof if p]
         worst = min(ratios) if ratios else math.nan
         return (
             f"loss falls {trend['progress']:.0%}, {trend['ups']} up / val {trend['val_ups']} up;"
-            f" grad-time ratio {_x(worst, D.VANISH_RATIO)} above"
+            f" grad-time ratio {_x(worst, T.VANISH_RATIO)} above"
         )
     if f is None:
         return "-"
@@ -59,21 +62,21 @@ def margin(scenario, findings, history) -> str:
     if f.code == "nonfinite":
         return f"diverged at epoch {d['epoch']}"
     if f.code == "exploding_gradients":
-        return f"growth {_x(d['growth'] or math.nan, D.EXPLODE_GROWTH)} the limit"
+        return f"growth {_x(d['growth'] or math.nan, T.EXPLODE_GROWTH)} the limit"
     if f.code == "lr_too_high":
-        step = D._median(d["update_ratio_step"])
-        return f"ratio/step {_x(step, D.UPDATE_RATIO_HIGH)} the limit, loss {d['trend']}"
+        step = S.median(d["update_ratio_step"])
+        return f"ratio/step {_x(step, T.UPDATE_RATIO_HIGH)} the limit, loss {d['trend']}"
     if f.code == "lr_too_low":
-        step = D._median(d["update_ratio_step"])
-        return f"ratio/step {_x(D.UPDATE_RATIO_LOW, step)} below the limit"
+        step = S.median(d["update_ratio_step"])
+        return f"ratio/step {_x(T.UPDATE_RATIO_LOW, step)} below the limit"
     if f.code == "unscaled_inputs":
-        return f"spread {_x(d['spread'], D.UNSCALED_SPREAD)} the limit"
+        return f"spread {_x(d['spread'], T.UNSCALED_SPREAD)} the limit"
     if f.code == "clipping_too_tight":
-        return f"kept {d['kept']:.2%} (limit {D.CLIP_SHRINK:.0%}), loss {d['progress']:.2%}"
+        return f"kept {d['kept']:.2%} (limit {T.CLIP_SHRINK:.0%}), loss {d['progress']:.2%}"
     if f.code == "clipping_no_effect":
-        return f"largest norm {_x(d['clip_threshold'] / D.CLIP_FAR_ABOVE, d['largest_pre_norm'])} below the limit"
+        return f"largest norm {_x(d['clip_threshold'] / T.CLIP_FAR_ABOVE, d['largest_pre_norm'])} below the limit"
     if f.code == "vanishing_gradients":
-        return f"ratio {_x(D.VANISH_RATIO, d['ratio'])} below the limit"
+        return f"ratio {_x(T.VANISH_RATIO, d['ratio'])} below the limit"
     if f.code == "stalled_weights":
         kind, name, v = d["stalled"][0]
         return f"{name}: ratio {v:.2g}"
@@ -87,7 +90,7 @@ def main(names: list[str]) -> int:
     for sc in scenarios:
         t0 = time.perf_counter()
         history, data = run_scenario(sc)
-        findings = D.diagnose(history, data)
+        findings = diagnose(history, data)
         hit, alarms = judge(sc, findings)
         hits += hit
         alarms_total += len(alarms)

@@ -24,10 +24,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lstm_widgets import TrainConfig, load_dataset  # noqa: E402
-from lstm_widgets._tf import keras  # noqa: E402
-from lstm_widgets.model import build_model, make_optimizer  # noqa: E402
+from lstm_widgets.engine._tf import keras  # noqa: E402
+from lstm_widgets.engine.model import build_model, make_optimizer  # noqa: E402
 from lstm_widgets.scaling import SequenceScaler  # noqa: E402
-from lstm_widgets.trainer import Trainer  # noqa: E402
+from lstm_widgets.engine.trainer import Trainer  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):

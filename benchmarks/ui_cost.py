@@ -27,9 +27,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support
 
 from lstm_widgets import History, load_dataset  # noqa: E402
-from lstm_widgets.ui._comm import record_comms  # noqa: E402
+from support.comm import record_comms  # noqa: E402
 
 TARGET_MS = 5.0
 SIZES = (10, 100, 1000)
@@ -58,7 +59,7 @@ def replicate(source: History, n_epochs: int, marker_every: int = 25) -> History
     recs = source.run()
     h = History()
     h.structure = copy.deepcopy(source.structure)
-    h.begin_run(1, dict(source.runs[source.current_run]["config"]))
+    h.begin_run(1, source.runs[source.current_run].settings)
     marks = source.run_markers()
     for i in range(n_epochs):
         h.append(replace(recs[i % len(recs)], run_id=1, epoch=i + 1))

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import lstm_widgets  # noqa: E402
-from lstm_widgets._tf import keras  # noqa: E402
+from lstm_widgets.engine._tf import keras  # noqa: E402
 
 
 class _Start(keras.callbacks.Callback):

@@ -13,6 +13,8 @@ import pytest
 
 from browser import Console, browser_page, jupyterlab, notebook, open_and_run_all, screenshot
 
+from lstm_widgets.downsample import MAX_POINTS
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LAB_CELL = (
@@ -108,8 +110,14 @@ def test_lab_in_a_real_browser(lab_notebook):
         page.wait_for_timeout(1500)  # let the last panel update arrive
         n = epochs_done(page)
         assert n >= 3
-        # one point per finished epoch (the stopped partial epoch counts as recorded)
-        assert line_points(page, "lw-panel-loss") in (n, n + 1)
+        # one point per finished epoch (the stopped partial epoch counts as recorded) while
+        # the run is short; a longer one (a fast machine) is downsampled to a bounded number
+        # of points, its spikes kept (tests/test_panels.py checks which ones)
+        points = line_points(page, "lw-panel-loss")
+        if n + 1 <= MAX_POINTS:
+            assert points in (n, n + 1)
+        else:
+            assert MAX_POINTS // 4 <= points <= 2 * MAX_POINTS
         screenshot(page, "lab-stopped")
         page.set_viewport_size({"width": 1280, "height": 2600})  # every panel and the diagnosis at once
         page.wait_for_timeout(800)

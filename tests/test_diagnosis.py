@@ -15,9 +15,10 @@ from dataclasses import asdict
 import pytest
 
 from lstm_widgets import History, TrainConfig, load_dataset
+from lstm_widgets.history import RunSettings
 from lstm_widgets.diagnosis import CODES, SEVERITIES, Finding, diagnose, per_step_ratio
-from lstm_widgets.scenarios import COMPANIONS, SCENARIOS, Scenario, build_scenario, run_scenario
-from lstm_widgets.trainer import Trainer
+from support.scenarios import COMPANIONS, SCENARIOS, Scenario, build_scenario, run_scenario
+from lstm_widgets.engine.trainer import Trainer
 
 BAD = [s for s in SCENARIOS.values() if not s.good]
 GOOD = [s for s in SCENARIOS.values() if s.good]
@@ -129,7 +130,7 @@ def test_data_is_optional_and_only_adds_the_target_findings(runs):
 def test_empty_history_gives_no_finding():
     assert diagnose(History()) == []
     h = History()
-    h.begin_run(1, TrainConfig().to_dict())
+    h.begin_run(1, RunSettings.from_config(TrainConfig()))
     assert diagnose(h) == []
 
 
@@ -153,7 +154,7 @@ def test_per_step_ratio_uses_sqrt_of_steps():
 
 def test_diagnosis_imports_no_tensorflow():
     code = (
-        "import sys, lstm_widgets.diagnosis, lstm_widgets.scenarios;"
+        "import sys, lstm_widgets.diagnosis, lstm_widgets.render, lstm_widgets.lessons;"
         "sys.exit(1 if any(m.split('.')[0] == 'tensorflow' for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from lstm_widgets import SequenceData, TrainConfig, load_dataset
-from lstm_widgets._tf import keras, tf
-from lstm_widgets.instrument import CLIP_MODE_IDS, clip_gradients
-from lstm_widgets.probes import gate_split_sq
-from lstm_widgets.trainer import Trainer
+from lstm_widgets.engine._tf import keras, tf
+from lstm_widgets.engine.instrument import CLIP_MODE_IDS, clip_gradients
+from lstm_widgets.engine.probes import gate_split_sq
+from lstm_widgets.engine.trainer import Trainer
 
 TINY = dict(units=4, epochs=2, batch_size=32)
 
@@ -65,7 +65,7 @@ def test_no_clipping_passes_gradients_through():
 def test_post_clip_norms_respect_the_threshold_in_training(sine):
     t = run(sine, clipping="clipnorm", clip_threshold=0.01, epochs=1)
     rec = t.history.latest
-    for var in t.history.structure["variables"]:
+    for var in t.history.structure.variables:
         assert rec.units["grad_post_max"][var] <= 0.01 * (1 + 1e-4)
         assert rec.units["grad_pre_mean"][var] >= rec.units["grad_post_mean"][var]
     assert rec.units["clip_fraction"]["global"] == 1.0
@@ -90,7 +90,7 @@ def test_recorded_gate_norms_add_up_to_the_variable_norm(sine, cell):
     t = run(sine, cell=cell, batch_size=len(sine.X_train), epochs=2, layers=2)
     rec = t.history.latest
     assert rec.steps == 1
-    gated = t.history.structure["gated"]
+    gated = t.history.structure.gated
     assert len(gated) == 6  # kernel, recurrent kernel, bias of two layers
     for var, gates in gated.items():
         assert list(rec.gates[var]) == gates
@@ -121,7 +121,7 @@ def test_learning_rate_change_mid_run_scales_the_update(sine):
     [marker] = t.history.markers
     assert marker.setting == "learning_rate" and marker.label == "lr 0.001 → 0.01"
     assert marker.position == pytest.approx(2.0)
-    assert [r.settings["learning_rate"] for r in recs] == [1e-3, 1e-3, 1e-2, 1e-2]
+    assert [r.settings.learning_rate for r in recs] == [1e-3, 1e-3, 1e-2, 1e-2]
 
 
 def test_clipping_threshold_changes_while_training(sine):
@@ -154,7 +154,7 @@ def test_optimizer_scaler_and_batch_size_change_keep_the_weights(sine):
     t.wait(120)
     recs = t.history.run()
     assert [r.steps for r in recs] == [4, 2, 2]  # 128 samples: batch 32 then 64
-    assert recs[1].settings["optimizer"] == "rmsprop"
+    assert recs[1].settings.optimizer == "rmsprop"
     assert recs[0].input_stats["min"][0] < -0.5 and recs[1].input_stats["min"][0] == pytest.approx(0.0, abs=1e-5)
     assert {m.setting for m in t.history.markers} == {"optimizer", "scaler", "batch_size"}
     # the first epoch after the switch moved weights a little, from where they were
@@ -162,18 +162,23 @@ def test_optimizer_scaler_and_batch_size_change_keep_the_weights(sine):
     assert t.model_ is not None and weights_before
 
 
-def test_architecture_change_while_training_is_refused(sine):
+def test_model_settings_wait_for_restart_once_a_run_exists(sine):
     t = Trainer(TrainConfig(units=4, epochs=50), sine)
+    t.set(units=5)  # nothing trained yet: the first run simply uses it
+    assert t.config.units == 5 and t.pending_restart == {}
     t.start()
     try:
-        with pytest.raises(ValueError, match=r"units .*cannot change while training.*restart"):
-            t.set(units=8)
+        wanted = t.set(units=8)  # while training: held for restart(), the run goes on
+        assert t.pending_restart == {"units": 8} and t.config.units == 5 and wanted.units == 8
     finally:
         t.stop()
-    t.set(units=8)  # fine when stopped: the next run builds a fresh model
+    assert t.model_.layers[0].units == 5
+    t.set(units=5)  # back to the value in force: nothing is pending any more
+    assert t.pending_restart == {}
+    t.set(units=8, epochs=1)
     t.restart(start=True)
     t.wait(120)
-    assert t.model_.layers[0].units == 8
+    assert t.model_.layers[0].units == 8 and t.pending_restart == {} and t.config.units == 8
 
 
 # -- stop, pause, divergence -------------------------------------------------------------
@@ -241,7 +246,7 @@ def test_huge_sgd_learning_rate_diverges_and_keeps_records():
     assert recs, "records before and at the divergence are kept"
     assert recs[-1].status == "diverged" and len(recs) < 30
     assert all(r.status == "ok" for r in recs[:-1])
-    assert t.history.runs[1]["status"] == "diverged"
+    assert t.history.runs[1].status == "diverged"
 
 
 def test_a_raising_subscriber_does_not_kill_training(sine):

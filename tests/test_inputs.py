@@ -175,7 +175,7 @@ def test_multiscale_features_differ_by_orders_of_magnitude():
 
 
 def test_history_json_round_trip_and_frame(tmp_path):
-    from lstm_widgets.trainer import Trainer
+    from lstm_widgets.engine.trainer import Trainer
 
     t = Trainer(TrainConfig(units=3, epochs=2), load_dataset("sine", n_samples=64, seq_len=5))
     t.start()

@@ -19,7 +19,8 @@ import pytest
 
 from lstm_widgets import History, load_dataset
 from lstm_widgets.diagnosis import Finding
-from lstm_widgets.ui._comm import record_comms
+from lstm_widgets.history import RunSettings
+from support.comm import record_comms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +71,7 @@ def test_panels_show_one_point_per_finished_epoch(trained):
     p = trained.panels
     np.testing.assert_array_equal(p["loss"].lines.x, [[1, 2, 3], [1, 2, 3]])  # one x row per series
     assert p["loss"].lines.y.shape == (2, 3)  # loss and val loss
-    layers = trained.history.structure["layers"]
+    layers = trained.history.structure.layers
     assert p["grad"].pre.y.shape == (len(layers), 3)
     assert p["grad"].post.y.shape == (len(layers), 3)
     assert p["update"].lines.y.shape == (len(layers), 3)
@@ -112,9 +113,9 @@ def test_clipping_threshold_line_appears_when_clipping_is_on(trained, tiny):
 
     h = History()
     h.structure = trained.history.structure
-    h.begin_run(1, {})
+    h.begin_run(1, RunSettings())
     for r in trained.history.run():
-        h.append(replace(r, settings={**r.settings, "clipping": "clipvalue", "clip_threshold": 0.1}))
+        h.append(replace(r, settings=r.settings.replace(clipping="clipvalue", clip_threshold=0.1)))
     panel = GradientPanel()
     panel.update(h)
     assert panel.threshold.visible and "element-wise" in panel.threshold_label.text[0]
@@ -239,16 +240,12 @@ def test_model_settings_wait_for_restart(tiny):
 
 
 # -- diagnosis --------------------------------------------------------------------------------
-def test_diagnosis_panel_handles_missing_and_present_findings(trained):
+def test_diagnosis_panel_shows_the_labs_findings_and_survives_a_failing_diagnosis(trained):
     panel = trained.diagnosis_panel
+    real = trained._diagnosis
 
-    def missing(history, data):
-        raise NotImplementedError
-
-    panel._diagnose = missing
-    panel.refresh()
-    assert "diagnosis not available" in panel.message
-    assert trained.findings == []
+    def broken(history):
+        raise RuntimeError("a bug in a rule")
 
     findings = [
         Finding("lr_low", "info", "Learning rate on the low side", "Slow.", ["ratio 1e-6"], patch={"learning_rate": 2e-3}),
@@ -256,10 +253,14 @@ def test_diagnosis_panel_handles_missing_and_present_findings(trained):
                 patch={"clipping": "clipnorm", "clip_threshold": 1.0}),
         Finding("too_small", "warning", "Model too small", "Tiny.", [], patch={"units": 5}),
     ]
-    panel._diagnose = lambda history, data: list(findings)
     try:
+        trained._diagnosis = broken
         panel.refresh()
-        assert [f.severity for f in trained.findings] == ["problem", "warning", "info"]
+        assert "diagnosis failed: RuntimeError: a bug in a rule" in panel.message and panel.findings == []
+
+        trained._diagnosis = lambda history: list(findings)
+        panel.refresh()
+        assert [f.severity for f in panel.findings] == ["problem", "warning", "info"]
         text, button, _ = panel._rows[0]
         assert "Exploding gradients" in text.value and "norm 1e4 at epoch 3" in text.value
         button.click()  # Apply
@@ -269,11 +270,13 @@ def test_diagnosis_panel_handles_missing_and_present_findings(trained):
         assert trained.pending_restart == {"units": 5}
         assert "Restart" in trained.status_text
     finally:
-        trained._pending_arch.clear()
-        trained.set(clipping="none", units=4)
-        trained._pending_arch.clear()
+        trained._diagnosis = real
+        trained.set(clipping="none", units=trained.config.units)
+        assert trained.pending_restart == {}
         trained._refresh_code()
-        panel._diagnose = None
+    # the Lab's findings are the diagnosis of its history, computed once per version
+    assert trained.findings == real(trained.history)
+    assert trained.findings is not trained.findings and real._key == (id(trained.history), trained.history.version)
 
 
 # -- construction -----------------------------------------------------------------------------

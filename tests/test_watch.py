@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import lstm_widgets
-from lstm_widgets._tf import keras
+from lstm_widgets.engine._tf import keras
 
 VENV_BIN = Path(sys.executable).parent
 TOL = 1 + 1e-5
@@ -48,7 +48,7 @@ def check_record_layout(monitor, epochs, steps=4):
     for r in h:
         assert set(r.units) >= {"grad_pre_mean", "grad_pre_max", "grad_post_mean", "grad_post_max",
                                 "clip_fraction", "weight_norm", "delta_norm", "update_ratio"}
-        units = set(h.structure["variables"]) | set(h.structure["layers"]) | {"global"}
+        units = set(h.structure.variables) | set(h.structure.layers) | {"global"}
         assert set(r.units["grad_pre_mean"]) == units
         for u in units:
             pre, post = r.units["grad_pre_max"][u], r.units["grad_post_max"][u]
@@ -57,7 +57,7 @@ def check_record_layout(monitor, epochs, steps=4):
             assert r.units["grad_post_mean"][u] <= r.units["grad_pre_mean"][u] * TOL
             assert r.units["delta_norm"][u] > 0
         assert r.steps == steps and r.complete and r.status == "ok" and math.isfinite(r.loss)
-        assert set(r.nonfinite) == set(h.structure["variables"]) and sum(r.nonfinite.values()) == 0
+        assert set(r.nonfinite) == set(h.structure.variables) and sum(r.nonfinite.values()) == 0
 
 
 def test_user_model_clipnorm_recorded(data):
@@ -66,10 +66,10 @@ def test_user_model_clipnorm_recorded(data):
     check_record_layout(monitor, 3, steps=3)  # 96 training samples, batch 32
     h = monitor.history
     r = h.latest
-    assert r.settings["clipping"] == "clipnorm" and r.settings["clip_threshold"] == pytest.approx(0.01)
-    assert r.settings["optimizer"] == "adam" and r.settings["learning_rate"] == pytest.approx(1e-3)
+    assert r.settings.clipping == "clipnorm" and r.settings.clip_threshold == pytest.approx(0.01)
+    assert r.settings.optimizer == "adam" and r.settings.learning_rate == pytest.approx(1e-3)
     assert r.val_loss is not None and math.isfinite(r.val_loss)
-    for v in h.structure["variables"]:  # each variable clipped on its own
+    for v in h.structure.variables:  # each variable clipped on its own
         assert r.units["grad_post_max"][v] <= 0.01 * TOL
         if r.units["grad_pre_max"][v] > 0.01 * TOL:
             assert r.units["clip_fraction"][v] > 0
@@ -82,7 +82,7 @@ def test_user_model_clipnorm_recorded(data):
         for g in per_gate.values():
             assert g["grad_post_mean"] <= g["grad_pre_mean"] * TOL and g["delta_norm"] > 0
     assert len(r.grad_through_time) == 30 and all(v > 0 for v in r.grad_through_time)
-    assert h.runs[1]["status"] == "finished"
+    assert h.runs[1].status == "finished"
     # the optimizer is restored and the next plain fit retraces without the wrappers
     assert "_clip_gradients" not in model.optimizer.__dict__ and model.train_function is None
     model.fit(*data, epochs=1, verbose=0)
@@ -93,15 +93,15 @@ def test_global_clipnorm_and_clipvalue(data):
     m = fit_watched(user_model(global_clipnorm=0.01), data)
     check_record_layout(m, 2)
     r = m.history.latest
-    assert r.settings["clipping"] == "global_clipnorm"
+    assert r.settings.clipping == "global_clipnorm"
     assert r.units["grad_post_max"]["global"] <= 0.01 * TOL
     assert r.units["clip_fraction"]["global"] == 1.0
 
     m = fit_watched(user_model(clipvalue=1e-3), data, probe=False)
     check_record_layout(m, 2)
     r = m.history.latest
-    assert r.settings["clipping"] == "clipvalue" and r.grad_through_time == []
-    for v in m.history.structure["variables"]:
+    assert r.settings.clipping == "clipvalue" and r.grad_through_time == []
+    for v in m.history.structure.variables:
         assert r.units["clip_fraction"][v] > 0
 
 
@@ -109,7 +109,7 @@ def test_no_clipping_pre_equals_post_and_second_fit_continues(data):
     model = user_model()
     m = fit_watched(model, data)
     r = m.history.latest
-    assert r.settings["clipping"] == "none" and r.settings["clip_threshold"] is None
+    assert r.settings.clipping == "none" and r.settings.clip_threshold is None
     assert r.units["grad_post_mean"]["global"] == pytest.approx(r.units["grad_pre_mean"]["global"], rel=1e-5)
     assert r.units["clip_fraction"]["global"] == 0.0
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2, clipnorm=1.0), loss="mse")
@@ -133,13 +133,13 @@ def test_functional_bidirectional_stacked(data):
     m = _fit_model(keras.Model(inp, out), data, loss="huber")
     check_record_layout(m, 2)
     s = m.history.structure
-    bidi = next(name for name in s["layers"] if name.startswith("bidirectional"))  # "bidirectional", "bidirectional_1", ...
-    assert s["layer_cell"][bidi] == "lstm"
-    gated = [v for v in s["gated"] if v.startswith(bidi + "/")]
+    bidi = next(name for name in s.layers if name.startswith("bidirectional"))  # "bidirectional", "bidirectional_1", ...
+    assert s.layer_cell[bidi] == "lstm"
+    gated = [v for v in s.gated if v.startswith(bidi + "/")]
     assert len(gated) == 6  # forward and backward kernel, recurrent kernel, bias
     r = m.history.latest
-    assert r.settings["optimizer"] == "rmsprop"
-    for v in s["variables"]:
+    assert r.settings.optimizer == "rmsprop"
+    for v in s.variables:
         assert r.units["grad_post_max"][v] <= 0.05 * TOL
     assert len(r.grad_through_time) == 30 and set(r.gate_saturation) == {"i", "f", "c", "o"}
 
@@ -169,9 +169,9 @@ def test_dense_only_model_gets_layers_and_a_note(data):
     check_record_layout(m, 2)
     from lstm_widgets.watch import NO_RECURRENT_NOTE
 
-    assert NO_RECURRENT_NOTE in m.notes and NO_RECURRENT_NOTE in m.history.structure["notes"]
+    assert NO_RECURRENT_NOTE in m.notes and NO_RECURRENT_NOTE in m.history.structure.notes
     r = m.history.latest
-    layers = m.history.structure["layers"]
+    layers = m.history.structure.layers
     assert r.gates == {} and len(layers) == 2  # Flatten has no weights
     assert all(r.units["update_ratio"][lay] > 0 for lay in layers)
 
@@ -184,7 +184,7 @@ def test_divergence_recorded_and_optional_stop(data):
     monitor = lstm_widgets.watch(model, display=False, stop_on_nan=True)
     model.fit(X * 100, y, epochs=5, callbacks=[monitor], verbose=0)
     assert monitor.history.latest.status == "diverged"
-    assert len(monitor.history) < 5 and monitor.history.runs[1]["status"] == "diverged"
+    assert len(monitor.history) < 5 and monitor.history.runs[1].status == "diverged"
 
 
 def test_watch_validates_inputs(data):
@@ -205,7 +205,7 @@ def test_monitor_view_updates_panels(data):
     monitor = lstm_widgets.watch(model, probe=(X[:16], y[:16]), display=False)
     view = MonitorView(monitor)
     model.fit(X, y, epochs=2, callbacks=[monitor], verbose=0)
-    assert len(view.update_times) == 2 and not monitor.listener_errors
+    assert len(view.update_times) == 2 and not monitor.subscriber_errors
     assert "epoch 2" in view.status.value and "clipnorm=1" in view.status.value
     assert view.panels["grad"]._version is not None
 
@@ -213,7 +213,7 @@ def test_monitor_view_updates_panels(data):
 # -- the report -------------------------------------------------------------------------------
 def test_report_has_every_part(data, tmp_path):
     from lstm_widgets.diagnosis import Finding
-    from lstm_widgets.report import SECTIONS, write_report
+    from lstm_widgets.render.report import SECTIONS, write_report
 
     model = user_model(clipnorm=0.5)
     m = fit_watched(model, data, epochs=2)
@@ -236,7 +236,7 @@ def test_report_has_every_part(data, tmp_path):
 
 
 def test_report_from_a_trainer(tmp_path):
-    from lstm_widgets.report import write_report
+    from lstm_widgets.render.report import write_report
 
     cfg = lstm_widgets.TrainConfig(epochs=2, units=4, clipping="clipnorm")
     t = lstm_widgets.Trainer(cfg, lstm_widgets.load_dataset("sine", n_samples=64, seq_len=10))

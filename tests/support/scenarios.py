@@ -6,7 +6,7 @@ Every scenario is deterministic (fixed data seed and ``TrainConfig.seed``) and s
 enough to train in a few seconds on two CPU cores.
 
 Example:
-    >>> from lstm_widgets.scenarios import SCENARIOS, run_scenario
+    >>> from support.scenarios import SCENARIOS, run_scenario
     >>> history, data = run_scenario(SCENARIOS["lr_too_low"])
 """
 
@@ -171,8 +171,8 @@ COMPANIONS: dict[str, frozenset[str]] = {
 
 def build_scenario(scenario: Scenario):
     """The (TrainConfig, SequenceData) of a scenario, without training."""
-    from .config import TrainConfig
-    from .data import load_dataset
+    from lstm_widgets.config import TrainConfig
+    from lstm_widgets.data import load_dataset
 
     return TrainConfig(**scenario.config), load_dataset(**scenario.dataset)
 
@@ -199,7 +199,7 @@ def run_scenario(scenario: Scenario, timeout: float = 300.0):
         scenario = SCENARIOS[scenario]
     if not isinstance(scenario, Scenario):
         raise ValueError(f"scenario must be a Scenario or a scenario name; got {type(scenario).__name__}.")
-    from .trainer import Trainer
+    from lstm_widgets.engine.trainer import Trainer
 
     config, data = build_scenario(scenario)
     trainer = Trainer(config, data)
