@@ -10,10 +10,16 @@ import json
 import re
 
 import pytest
-
-from browser import Console, browser_page, jupyterlab, notebook, open_and_run_all, screenshot
-
 from lstm_widgets.downsample import MAX_POINTS
+
+from browser import (
+    Console,
+    browser_page,
+    jupyterlab,
+    notebook,
+    open_and_run_all,
+    screenshot,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -7,7 +7,6 @@ rule at its thresholds' edges on synthetic records (tests/test_diagnosis_rules.p
 
 from __future__ import annotations
 
-from ..config import TYPICAL_LR
 
 #: Epochs judged: the most recent ones since the last setting change. Five is enough to
 #: see a trend and short enough that a fix shows up in the diagnosis a few epochs later.

@@ -96,18 +96,15 @@ class GradientStats:
         def finite_or_inf(x):
             return tf.where(tf.math.is_finite(x), x, tf.fill(tf.shape(x), np.float32(np.inf)))
 
-        pre, post = tf.sqrt(pre_sq), tf.sqrt(post_sq)
-        a["pre_sum"].assign_add(pre)
-        a["post_sum"].assign_add(post)
-        a["pre_max"].assign(tf.maximum(a["pre_max"], finite_or_inf(pre)))
-        a["post_max"].assign(tf.maximum(a["post_max"], finite_or_inf(post)))
-        a["clipped"].assign_add(clipped)
+        groups = [("", pre_sq, post_sq)]
         if self.layout.n_gate_values:
-            gp, gq = tf.sqrt(gate_pre_sq), tf.sqrt(gate_post_sq)
-            a["gate_pre_sum"].assign_add(gp)
-            a["gate_post_sum"].assign_add(gq)
-            a["gate_pre_max"].assign(tf.maximum(a["gate_pre_max"], finite_or_inf(gp)))
-            a["gate_post_max"].assign(tf.maximum(a["gate_post_max"], finite_or_inf(gq)))
+            groups.append(("gate_", gate_pre_sq, gate_post_sq))
+        for prefix, *squares in groups:
+            for kind, sq in zip(("pre", "post"), squares):
+                norm = tf.sqrt(sq)
+                a[f"{prefix}{kind}_sum"].assign_add(norm)
+                a[f"{prefix}{kind}_max"].assign(tf.maximum(a[f"{prefix}{kind}_max"], finite_or_inf(norm)))
+        a["clipped"].assign_add(clipped)
         a["nonfinite"].assign_add(nonfinite)
         a["loss_sum"].assign_add(tf.reshape(loss * batch, [1]))
         a["samples"].assign_add(tf.reshape(batch, [1]))

@@ -206,7 +206,7 @@ def epoch_tables(layout, acc, w):
     Args:
         layout: The VariableLayout.
         acc: :meth:`GradientStats.read_and_reset`'s numbers.
-        w: :meth:`lstm_widgets.probes.WeightTracker.measure`'s numbers.
+        w: :meth:`lstm_widgets.engine.probes.WeightTracker.measure`'s numbers.
 
     Returns:
         ``(units, gates, nonfinite)`` as EpochRecord holds them.

@@ -19,25 +19,14 @@ from ..data import sample_csv_path
 from ..diagnosis.stats import gradient_reach
 from ..render.findings import findings_markdown
 from ._run import MIN_EPOCHS
-from .checks import (
-    check_clipping,
-    check_gradient_reach,
-    check_learning_rate,
-    check_own_data,
-    check_scaler_fit,
-    check_scaling,
-)
+from . import checks
+from .checks import *  # noqa: F403 (the check_* functions, listed in checks.__all__)
 from .result import CheckResult, Criterion
 
 __all__ = [
     "Criterion",
     "CheckResult",
-    "check_clipping",
-    "check_learning_rate",
-    "check_scaling",
-    "check_scaler_fit",
-    "check_gradient_reach",
-    "check_own_data",
+    *checks.__all__,
     "gradient_reach",
     "findings_markdown",
     "sample_csv_path",

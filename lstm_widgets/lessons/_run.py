@@ -12,7 +12,7 @@ from ..diagnosis.stats import finite, mean_baseline
 from ..history import RunSettings
 from .result import CheckResult, Criterion
 
-__all__ = ["Run", "run_of", "diagnose_run", "trained", "not_diverged", "loss_falls", "beats_mean",
+__all__ = ["Run", "run_of", "begin", "diagnose_run", "trained", "not_diverged", "loss_falls", "beats_mean",
            "findings_absent", "result", "MIN_EPOCHS", "LOSS_MUST_FALL"]
 
 #: Epochs a run needs before a check judges it: the diagnosis leaves out the first epoch
@@ -58,6 +58,15 @@ def run_of(obj: Any, name: str = "run") -> Run:
         settings = RunSettings.from_config(trainer.config)
     data = getattr(obj, "data", None) if trainer is None else trainer.data
     return Run(history, records, settings, data, trainer, info.status if info else "")
+
+
+def begin(obj: Any, check: str, name: str = "lab") -> tuple[Run, list, CheckResult | None]:
+    """(the run, its diagnosis, None), or (the run, [], a "train first" result) when the
+    run has recorded nothing yet: how every check starts."""
+    run = run_of(obj, name)
+    if not run.records:
+        return run, [], CheckResult(check, [trained(run, MIN_EPOCHS if name == "lab" else 1)])
+    return run, diagnose_run(run), None
 
 
 def diagnose_run(run: Run) -> list:

@@ -19,6 +19,7 @@ from ..diagnosis import thresholds as T
 from ..diagnosis.finding import fmt
 from ..diagnosis.stats import feature_rms, finite, gradient_reach, mean_baseline, per_step_ratio
 from ._run import (
+    begin,
     beats_mean,
     diagnose_run,
     findings_absent,
@@ -60,10 +61,9 @@ def check_clipping(lab: Any) -> CheckResult:
     Raises:
         ValueError: ``lab`` is not a Lab, Trainer or History.
     """
-    run = run_of(lab, "lab")
-    if not run.records:
-        return CheckResult("check_clipping", [trained(run)])
-    findings = diagnose_run(run)
+    run, findings, early = begin(lab, "check_clipping")
+    if early:
+        return early
     mode = run.settings.clipping
     threshold = float(run.settings.clip_threshold or 1.0)
     lr = float(run.settings.learning_rate or 1e-3)
@@ -138,10 +138,9 @@ def check_learning_rate(lab: Any) -> CheckResult:
     Raises:
         ValueError: ``lab`` is not a Lab, Trainer or History.
     """
-    run = run_of(lab, "lab")
-    if not run.records:
-        return CheckResult("check_learning_rate", [trained(run)])
-    findings = diagnose_run(run)
+    run, findings, early = begin(lab, "check_learning_rate")
+    if early:
+        return early
     lr = float(run.settings.learning_rate or 1e-3)
     opt = (run.settings.optimizer or "adam")
     ratios = [
@@ -215,10 +214,9 @@ def check_scaling(lab: Any, baseline: Any = None) -> CheckResult:
         ValueError: ``lab`` or ``baseline`` is not a run, or the baseline has no
             validation loss.
     """
-    run = run_of(lab, "lab")
-    if not run.records:
-        return CheckResult("check_scaling", [trained(run)])
-    findings = diagnose_run(run)
+    run, findings, early = begin(lab, "check_scaling")
+    if early:
+        return early
     scaler = (run.settings.scaler or "none")
     last = run.records[-1]
     rms = feature_rms(last.input_stats or {})
@@ -382,9 +380,9 @@ def check_gradient_reach(answer: Any, history: Any) -> CheckResult:
         ValueError: ``history`` is not a run, or its last epoch has no usable gradient
             through time.
     """
-    run = run_of(history, "history")
-    if not run.records:
-        return CheckResult("check_gradient_reach", [trained(run, 1)])
+    run, _, early = begin(history, "check_gradient_reach", "history")
+    if early:
+        return early
     last = run.records[-1]
     truth = gradient_reach(last.grad_through_time)
     length = len(last.grad_through_time)

@@ -88,6 +88,19 @@ def _markers(ax, history: History, run_id) -> None:
                     textcoords="offset points", rotation=90, va="top", fontsize=7, color="#666")
 
 
+def _finish(ax, history: History, run_id, ylabel: str, title: str, legend_outside: bool = True) -> None:
+    """Log y axis, labels, whole-number epoch ticks, change markers and a legend."""
+    ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    _epoch_axis(ax)
+    _markers(ax, history, run_id)
+    if legend_outside:
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+    else:
+        ax.legend(loc="best", fontsize=8)
+
+
 def _series(history: History, run_id, fields: list[tuple[str, str]]) -> tuple[np.ndarray, list[np.ndarray]]:
     """(epochs kept, one array per (field, unit)), downsampled together keeping spikes."""
     ys = [history.series(f, u, run_id)[1] for f, u in fields]
@@ -106,12 +119,7 @@ def loss_figure(history: History, run_id=None):
     ax.plot(x, _positive(loss), color=PALETTE[0], lw=1.8, label="loss")
     if np.isfinite(_positive(val)).any():
         ax.plot(x, _positive(val), color=PALETTE[1], lw=1.8, ls="--", label="val loss")
-    ax.set_yscale("log")
-    ax.set_ylabel("loss")
-    ax.set_title("Loss (log scale)", fontsize=10)
-    _epoch_axis(ax)
-    _markers(ax, history, run_id)
-    ax.legend(loc="best", fontsize=8)
+    _finish(ax, history, run_id, "loss", "Loss (log scale)", legend_outside=False)
     return fig
 
 
@@ -140,12 +148,7 @@ def gradient_figure(history: History, run_id=None, layers=None):
         ax.annotate(f"{s.clipping} = {s.clip_threshold:g}", (0, s.clip_threshold),
                     xycoords=("axes fraction", "data"), xytext=(4, 3), textcoords="offset points",
                     color="#d62728", fontsize=8)
-    ax.set_yscale("log")
-    ax.set_ylabel("mean ‖g‖")
-    ax.set_title("Gradient norm per layer: before (solid) / after (dashed) clipping", fontsize=10)
-    _epoch_axis(ax)
-    _markers(ax, history, run_id)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+    _finish(ax, history, run_id, "mean ‖g‖", "Gradient norm per layer: before (solid) / after (dashed) clipping")
     return fig
 
 
@@ -163,12 +166,7 @@ def update_figure(history: History, run_id=None, layers=None):
                 color="#2ca02c", fontsize=8)
     for i, (layer, y) in enumerate(zip(layers, ys)):
         ax.plot(x, _positive(y), color=PALETTE[i % len(PALETTE)], lw=1.8, label=layer)
-    ax.set_yscale("log")
-    ax.set_ylabel("update ratio")
-    ax.set_title("Update ratio ‖ΔW‖ / ‖W‖ per layer (healthy band shaded)", fontsize=10)
-    _epoch_axis(ax)
-    _markers(ax, history, run_id)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+    _finish(ax, history, run_id, "update ratio", "Update ratio ‖ΔW‖ / ‖W‖ per layer (healthy band shaded)")
     return fig
 
 

@@ -3,7 +3,7 @@ from a History through one ``update(history)`` method (see :mod:`.base`)."""
 
 from __future__ import annotations
 
-from .base import MAX_COLUMNS, MAX_MARKERS, MAX_POINTS, MAX_ROWS, PALETTE, KeptRun, Panel, TimePanel, drawable
+from .base import KeptRun, Panel, TimePanel, drawable
 from .code import CodeView
 from .diagnosis import DiagnosisPanel
 from .gates import GatePanel
@@ -13,11 +13,6 @@ from .time import TimeGradientPanel
 from .update import UpdateRatioPanel
 
 __all__ = [
-    "MAX_POINTS",
-    "MAX_ROWS",
-    "MAX_COLUMNS",
-    "MAX_MARKERS",
-    "PALETTE",
     "KeptRun",
     "Panel",
     "TimePanel",

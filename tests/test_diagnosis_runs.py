@@ -13,12 +13,18 @@ import sys
 from dataclasses import asdict
 
 import pytest
-
 from lstm_widgets import History, TrainConfig, load_dataset
-from lstm_widgets.history import RunSettings
 from lstm_widgets.diagnosis import CODES, SEVERITIES, Finding, diagnose, per_step_ratio
-from support.scenarios import COMPANIONS, SCENARIOS, Scenario, build_scenario, run_scenario
 from lstm_widgets.engine.trainer import Trainer
+from lstm_widgets.history import RunSettings
+
+from support.scenarios import (
+    COMPANIONS,
+    SCENARIOS,
+    Scenario,
+    build_scenario,
+    run_scenario,
+)
 
 BAD = [s for s in SCENARIOS.values() if not s.good]
 GOOD = [s for s in SCENARIOS.values() if s.good]

@@ -1,4 +1,4 @@
-"""The instrumented engine: clipping, per-gate splits, live changes, stop, divergence,
+"""The Trainer: live changes, the pending-settings machine, stop, pause, divergence,
 repeatability, restart, threads and memory."""
 
 from __future__ import annotations
@@ -9,97 +9,23 @@ import threading
 
 import numpy as np
 import pytest
-
 from lstm_widgets import SequenceData, TrainConfig, load_dataset
-from lstm_widgets.engine._tf import keras, tf
-from lstm_widgets.engine.instrument import CLIP_MODE_IDS, clip_gradients
-from lstm_widgets.engine.probes import gate_split_sq
 from lstm_widgets.engine.trainer import Trainer
 
-TINY = dict(units=4, epochs=2, batch_size=32)
+from support.runs import train as run
+
+X = np.zeros((4, 3, 2), dtype="float32")
 
 
-@pytest.fixture(scope="module")
-def sine():
-    return load_dataset("sine", n_samples=160, seq_len=8, seed=1)
-
-
-def run(data, **cfg) -> Trainer:
-    t = Trainer(TrainConfig(**{**TINY, **cfg}), data)
-    t.start()
-    assert t.wait(120)
-    return t
-
-
-# -- clipping is Keras's clipping ------------------------------------------------------
-
-
-@pytest.mark.parametrize("mode", ["clipnorm", "global_clipnorm", "clipvalue"])
-@pytest.mark.parametrize("threshold", [0.05, 1.0, 100.0])
-def test_clipping_matches_keras_optimizer(mode, threshold):
-    rng = np.random.default_rng(0)
-    grads = [
-        tf.constant(rng.normal(size=(3, 8)).astype("float32") * 2.0),
-        tf.constant(rng.normal(size=(8,)).astype("float32") * 0.01),
-        tf.zeros((2, 2)),  # a zero gradient must stay zero, not NaN
-    ]
-    keras_opt = keras.optimizers.SGD(learning_rate=0.1, **{mode: threshold})
-    expected = keras_opt._clip_gradients(grads)
-    sq = tf.stack([tf.reduce_sum(tf.square(g)) for g in grads])
-    ours, flags = clip_gradients(grads, sq, tf.constant(CLIP_MODE_IDS[mode]), tf.constant(threshold))
-    for e, o in zip(expected, ours):
-        np.testing.assert_allclose(o.numpy(), np.asarray(e), rtol=1e-6, atol=1e-7)
-    if threshold == 100.0:
-        assert not flags.numpy().any()
-    if threshold == 0.05:
-        assert flags.numpy()[0]
-
-
-def test_no_clipping_passes_gradients_through():
-    grads = [tf.constant([[3.0, 4.0]])]
-    out, flags = clip_gradients(grads, tf.constant([25.0]), tf.constant(0), tf.constant(1.0))
-    np.testing.assert_array_equal(out[0].numpy(), [[3.0, 4.0]])
-    assert not flags.numpy().any()
-
-
-def test_post_clip_norms_respect_the_threshold_in_training(sine):
-    t = run(sine, clipping="clipnorm", clip_threshold=0.01, epochs=1)
-    rec = t.history.latest
-    for var in t.history.structure.variables:
-        assert rec.units["grad_post_max"][var] <= 0.01 * (1 + 1e-4)
-        assert rec.units["grad_pre_mean"][var] >= rec.units["grad_post_mean"][var]
-    assert rec.units["clip_fraction"]["global"] == 1.0
-
-
-# -- per-gate numbers ------------------------------------------------------------------
-
-
-def test_gate_split_squares_add_up_to_the_whole():
-    x = tf.random.normal((5, 4 * 7))
-    sq = tf.square(x)
-    parts = gate_split_sq(sq, 4).numpy()
-    assert parts.shape == (4,)
-    np.testing.assert_allclose(parts.sum(), tf.reduce_sum(sq).numpy(), rtol=1e-5)
-    # gate f is the second block of the last axis (Keras order i, f, c, o)
-    np.testing.assert_allclose(parts[1], tf.reduce_sum(sq[:, 7:14]).numpy(), rtol=1e-5)
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_recorded_gate_norms_add_up_to_the_variable_norm(sine, cell):
-    # One step per epoch (batch = all samples), so each mean is that step's exact norm.
-    t = run(sine, cell=cell, batch_size=len(sine.X_train), epochs=2, layers=2)
-    rec = t.history.latest
-    assert rec.steps == 1
-    gated = t.history.structure.gated
-    assert len(gated) == 6  # kernel, recurrent kernel, bias of two layers
-    for var, gates in gated.items():
-        assert list(rec.gates[var]) == gates
-        for f_gate, f_var in [("grad_pre_mean", "grad_pre_mean"), ("weight_norm", "weight_norm"), ("delta_norm", "delta_norm")]:
-            total = sum(rec.gates[var][g][f_gate] ** 2 for g in gates)
-            assert total == pytest.approx(rec.units[f_var][var] ** 2, rel=1e-4)
-
-
-# -- live changes ----------------------------------------------------------------------
+@pytest.mark.parametrize("call,words", [
+    (lambda: __import__("lstm_widgets").Trainer(TrainConfig()), ["data", "load_dataset"]),
+    (lambda: __import__("lstm_widgets").Trainer(TrainConfig(), X), ["data", "ndarray", "SequenceData("]),
+])
+def test_bad_data_for_a_trainer_gets_a_clear_error(call, words):
+    with pytest.raises(ValueError) as err:
+        call()
+    for w in words:
+        assert w in str(err.value)
 
 
 def test_learning_rate_change_mid_run_scales_the_update(sine):
@@ -181,9 +107,6 @@ def test_model_settings_wait_for_restart_once_a_run_exists(sine):
     assert t.model_.layers[0].units == 8 and t.pending_restart == {} and t.config.units == 8
 
 
-# -- stop, pause, divergence -------------------------------------------------------------
-
-
 def test_stop_lands_within_one_batch(sine):
     t = Trainer(TrainConfig(units=4, epochs=5, batch_size=4), sine)  # 32 batches/epoch
     calls = {"n": 0}
@@ -262,9 +185,6 @@ def test_a_raising_subscriber_does_not_kill_training(sine):
     assert t.subscriber_errors and t.subscriber_errors[0][0] == "broken"
 
 
-# -- repeatability and restart ---------------------------------------------------------
-
-
 def _numbers(recs):
     return [
         (r.loss, r.val_loss, r.units["grad_pre_mean"]["global"], r.units["update_ratio"]["global"], *r.grad_through_time)
@@ -312,13 +232,6 @@ def test_fifty_start_stop_cycles_leave_no_threads_and_bounded_memory(sine):
     assert not any(th.name == "lstm_widgets-trainer" for th in threading.enumerate())
     assert t.history.run_ids == [1]
     assert rss[1] - rss[0] < 50, f"peak RSS grew {rss[1] - rss[0]:.0f} MiB over 40 cycles"
-
-
-def test_gradient_through_time_has_one_value_per_step(sine):
-    t = run(sine, epochs=1)
-    g = t.history.latest.grad_through_time
-    assert len(g) == sine.n_timesteps and all(v >= 0 and math.isfinite(v) for v in g)
-    assert g[-1] > 0
 
 
 def test_predict_returns_original_units():

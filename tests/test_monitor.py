@@ -1,0 +1,168 @@
+"""watch() / Monitor on users' own models: clipping modes, architectures, divergence, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import lstm_widgets
+import pytest
+from lstm_widgets.engine._tf import keras
+
+from support.runs import fit_watched, user_model
+
+TOL = 1 + 1e-5
+
+
+def check_record_layout(monitor, epochs, steps=4):
+    h = monitor.history
+    assert len(h) == epochs and [r.epoch for r in h] == list(range(1, epochs + 1))
+    for r in h:
+        assert set(r.units) >= {"grad_pre_mean", "grad_pre_max", "grad_post_mean", "grad_post_max",
+                                "clip_fraction", "weight_norm", "delta_norm", "update_ratio"}
+        units = set(h.structure.variables) | set(h.structure.layers) | {"global"}
+        assert set(r.units["grad_pre_mean"]) == units
+        for u in units:
+            pre, post = r.units["grad_pre_max"][u], r.units["grad_post_max"][u]
+            assert pre > 0 and math.isfinite(pre)
+            assert post <= pre * TOL
+            assert r.units["grad_post_mean"][u] <= r.units["grad_pre_mean"][u] * TOL
+            assert r.units["delta_norm"][u] > 0
+        assert r.steps == steps and r.complete and r.status == "ok" and math.isfinite(r.loss)
+        assert set(r.nonfinite) == set(h.structure.variables) and sum(r.nonfinite.values()) == 0
+
+
+def test_user_model_clipnorm_recorded(data):
+    model = user_model(clipnorm=0.01)
+    monitor = fit_watched(model, data, epochs=3, validation_split=0.25)
+    check_record_layout(monitor, 3, steps=3)  # 96 training samples, batch 32
+    h = monitor.history
+    r = h.latest
+    assert r.settings.clipping == "clipnorm" and r.settings.clip_threshold == pytest.approx(0.01)
+    assert r.settings.optimizer == "adam" and r.settings.learning_rate == pytest.approx(1e-3)
+    assert r.val_loss is not None and math.isfinite(r.val_loss)
+    for v in h.structure.variables:  # each variable clipped on its own
+        assert r.units["grad_post_max"][v] <= 0.01 * TOL
+        if r.units["grad_pre_max"][v] > 0.01 * TOL:
+            assert r.units["clip_fraction"][v] > 0
+    assert r.units["clip_fraction"]["global"] == 1.0
+    # per gate, for the LSTM's kernel, recurrent kernel and bias
+    lstm = model.layers[0].name  # Keras numbers auto-names per process: "lstm", "lstm_3", ...
+    assert set(r.gates) == {f"{lstm}/lstm_cell/{k}" for k in ("kernel", "recurrent_kernel", "bias")}
+    for per_gate in r.gates.values():
+        assert list(per_gate) == ["i", "f", "c", "o"]
+        for g in per_gate.values():
+            assert g["grad_post_mean"] <= g["grad_pre_mean"] * TOL and g["delta_norm"] > 0
+    assert len(r.grad_through_time) == 30 and all(v > 0 for v in r.grad_through_time)
+    assert h.runs[1].status == "finished"
+    # the optimizer is restored and the next plain fit retraces without the wrappers
+    assert "_clip_gradients" not in model.optimizer.__dict__ and model.train_function is None
+    model.fit(*data, epochs=1, verbose=0)
+    assert len(h) == 3
+
+
+def test_global_clipnorm_and_clipvalue(data):
+    m = fit_watched(user_model(global_clipnorm=0.01), data)
+    check_record_layout(m, 2)
+    r = m.history.latest
+    assert r.settings.clipping == "global_clipnorm"
+    assert r.units["grad_post_max"]["global"] <= 0.01 * TOL
+    assert r.units["clip_fraction"]["global"] == 1.0
+
+    m = fit_watched(user_model(clipvalue=1e-3), data, probe=False)
+    check_record_layout(m, 2)
+    r = m.history.latest
+    assert r.settings.clipping == "clipvalue" and r.grad_through_time == []
+    for v in m.history.structure.variables:
+        assert r.units["clip_fraction"][v] > 0
+
+
+def test_no_clipping_pre_equals_post_and_second_fit_continues(data):
+    model = user_model()
+    m = fit_watched(model, data)
+    r = m.history.latest
+    assert r.settings.clipping == "none" and r.settings.clip_threshold is None
+    assert r.units["grad_post_mean"]["global"] == pytest.approx(r.units["grad_pre_mean"]["global"], rel=1e-5)
+    assert r.units["clip_fraction"]["global"] == 0.0
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2, clipnorm=1.0), loss="mse")
+    model.fit(*data, epochs=1, callbacks=[m], verbose=0)
+    assert [r.epoch for r in m.history] == [1, 2, 3] and m.history.run_ids == [1]
+    assert {mk.setting for mk in m.history.markers} == {"learning_rate", "clipping", "clip_threshold"}
+    assert all(mk.position == 2.0 for mk in m.history.markers)
+
+
+def _fit_model(model, data, loss="mse", epochs=2):
+    model.compile(optimizer=keras.optimizers.RMSprop(clipnorm=0.05), loss=loss)
+    return fit_watched(model, data, epochs=epochs)
+
+
+def test_functional_bidirectional_stacked(data):
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((30, 4))
+    h = keras.layers.Bidirectional(keras.layers.LSTM(8, return_sequences=True))(inp)
+    h = keras.layers.LSTM(8)(h)
+    out = keras.layers.Dense(1)(h)
+    m = _fit_model(keras.Model(inp, out), data, loss="huber")
+    check_record_layout(m, 2)
+    s = m.history.structure
+    bidi = next(name for name in s.layers if name.startswith("bidirectional"))  # "bidirectional", "bidirectional_1", ...
+    assert s.layer_cell[bidi] == "lstm"
+    gated = [v for v in s.gated if v.startswith(bidi + "/")]
+    assert len(gated) == 6  # forward and backward kernel, recurrent kernel, bias
+    r = m.history.latest
+    assert r.settings.optimizer == "rmsprop"
+    for v in s.variables:
+        assert r.units["grad_post_max"][v] <= 0.05 * TOL
+    assert len(r.grad_through_time) == 30 and set(r.gate_saturation) == {"i", "f", "c", "o"}
+
+
+@pytest.mark.parametrize("layer,gates", [("GRU", ["z", "r", "h"]), ("SimpleRNN", None)])
+def test_gru_and_simple_rnn(data, layer, gates):
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((30, 4)), getattr(keras.layers, layer)(8), keras.layers.Dense(1)])
+    m = _fit_model(model, data, loss="mae")
+    check_record_layout(m, 2)
+    r = m.history.latest
+    if gates:
+        assert r.gates and all(list(g) == gates for g in r.gates.values())
+    else:
+        assert r.gates == {}
+    from lstm_widgets.watch import NO_RECURRENT_NOTE
+
+    assert NO_RECURRENT_NOTE not in m.notes  # it is recurrent
+    assert callable(lstm_widgets.watch)  # still the function after importing the module
+
+
+def test_dense_only_model_gets_layers_and_a_note(data):
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((30, 4)), keras.layers.Flatten(), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(1)])
+    m = _fit_model(model, data)
+    check_record_layout(m, 2)
+    from lstm_widgets.watch import NO_RECURRENT_NOTE
+
+    assert NO_RECURRENT_NOTE in m.notes and NO_RECURRENT_NOTE in m.history.structure.notes
+    r = m.history.latest
+    layers = m.history.structure.layers
+    assert r.gates == {} and len(layers) == 2  # Flatten has no weights
+    assert all(r.units["update_ratio"][lay] > 0 for lay in layers)
+
+
+def test_divergence_recorded_and_optional_stop(data):
+    X, y = data
+    keras.utils.set_random_seed(4)
+    model = keras.Sequential([keras.Input((30, 4)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=10.0), loss="mse")
+    monitor = lstm_widgets.watch(model, display=False, stop_on_nan=True)
+    model.fit(X * 100, y, epochs=5, callbacks=[monitor], verbose=0)
+    assert monitor.history.latest.status == "diverged"
+    assert len(monitor.history) < 5 and monitor.history.runs[1].status == "diverged"
+
+
+def test_watch_validates_inputs(data):
+    X, y = data
+    with pytest.raises(ValueError, match="model must be a Keras 3 model"):
+        lstm_widgets.watch("model", display=False)
+    with pytest.raises(ValueError, match="probe X must be 3-D"):
+        lstm_widgets.watch(user_model(), probe=(X[:, 0], y), display=False)
+    with pytest.raises(ValueError, match="probe must be a pair"):
+        lstm_widgets.watch(user_model(), probe=X, display=False)
