@@ -62,7 +62,7 @@ def check_clipping(lab: Any) -> CheckResult:
         ValueError: ``lab`` is not a Lab, Trainer or History.
     """
     run, findings, early = begin(lab, "check_clipping")
-    if early:
+    if early is not None:
         return early
     mode = run.settings.clipping
     threshold = float(run.settings.clip_threshold or 1.0)
@@ -139,7 +139,7 @@ def check_learning_rate(lab: Any) -> CheckResult:
         ValueError: ``lab`` is not a Lab, Trainer or History.
     """
     run, findings, early = begin(lab, "check_learning_rate")
-    if early:
+    if early is not None:
         return early
     lr = float(run.settings.learning_rate or 1e-3)
     opt = (run.settings.optimizer or "adam")
@@ -215,7 +215,7 @@ def check_scaling(lab: Any, baseline: Any = None) -> CheckResult:
             validation loss.
     """
     run, findings, early = begin(lab, "check_scaling")
-    if early:
+    if early is not None:
         return early
     scaler = (run.settings.scaler or "none")
     last = run.records[-1]
@@ -381,7 +381,7 @@ def check_gradient_reach(answer: Any, history: Any) -> CheckResult:
             through time.
     """
     run, _, early = begin(history, "check_gradient_reach", "history")
-    if early:
+    if early is not None:
         return early
     last = run.records[-1]
     truth = gradient_reach(last.grad_through_time)

@@ -28,9 +28,23 @@ __all__ = [
     "time_figures",
 ]
 
-#: matplotlib's tab10 (the same Tableau colours the panels take from bqplot's CATEGORY10).
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf")
+
+class _Palette:
+    """matplotlib's own tab10 colours (the Tableau 10 the panels take from bqplot's
+    CATEGORY10), read when first drawn so that importing this module loads no matplotlib."""
+
+    def __getitem__(self, i: int) -> str:
+        from matplotlib import colormaps
+        from matplotlib.colors import to_hex
+
+        colours = colormaps["tab10"].colors
+        return to_hex(colours[i % len(colours)])
+
+    def __len__(self) -> int:
+        return 10
+
+
+PALETTE = _Palette()
 _SIZE = (6.4, 3.0)  # inches; the SVG scales to the page
 _MAX_LINES = 8
 _MAX_MARKERS = 20
