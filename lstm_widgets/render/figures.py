@@ -87,11 +87,15 @@ def _empty(ax, text: str) -> None:
     ax.set_yticks([])
 
 
-def _epoch_axis(ax) -> None:
+def _integer_ticks(axis) -> None:
     from matplotlib.ticker import MaxNLocator
 
+    axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
+def _epoch_axis(ax) -> None:
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    _integer_ticks(ax.xaxis)
 
 
 def _markers(ax, history: History, run_id) -> None:
@@ -242,6 +246,7 @@ def time_figures(history: History, run_id=None) -> list:
         ax.plot(np.arange(len(g0)), _positive(g0), color=PALETTE[7], lw=1.4, ls="--", label=f"epoch {recs[0].epoch}")
     ax.set_yscale("log")
     ax.set_xlabel("time step t (0 = oldest)")
+    _integer_ticks(ax.xaxis)
     ax.set_ylabel("‖∂L/∂x_t‖")
     ax.set_title("Gradient through time: ‖∂L/∂x_t‖", fontsize=10)
     ax.legend(loc="best", fontsize=8)
@@ -266,6 +271,7 @@ def time_figures(history: History, run_id=None) -> list:
     tick_rows = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), 5)).astype(int))
     hax.set_yticks(tick_rows + 0.5, [str(e) for e in epochs[tick_rows]])
     hax.set_xlabel("time step t (0 = oldest)")
+    _integer_ticks(hax.xaxis)
     hax.set_ylabel("epoch")
     hax.set_title("Gradient through time: epoch × time step", fontsize=10)
     heat.colorbar(im, ax=hax, label="log10 ‖∂L/∂x_t‖")
