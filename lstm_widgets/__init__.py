@@ -29,6 +29,7 @@ __all__ = [
     "watch",
     "Monitor",
     "write_report",
+    "first_checks",
     "load_ipython_extension",
     "__version__",
 ]
@@ -42,6 +43,7 @@ _LAZY = {
     "watch": ("watch", "watch"),
     "Monitor": ("engine.monitor", "Monitor"),
     "write_report": ("render.report", "write_report"),
+    "first_checks": ("engine.first_checks", "first_checks"),
 }
 
 

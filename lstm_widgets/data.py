@@ -11,12 +11,21 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["SequenceData", "make_windows", "load_dataset", "DATASETS", "sample_csv_path"]
+__all__ = ["SequenceData", "make_windows", "load_dataset", "load_series", "DATASETS", "SERIES", "sample_csv_path"]
 
 
 def _as_float_array(name: str, value: Any) -> np.ndarray:
     if value is None:
         raise ValueError(f"{name} is None; pass a numpy array or a pandas DataFrame.")
+    if hasattr(value, "dtypes") and hasattr(value, "columns"):  # a DataFrame: name the bad columns
+        import pandas as pd
+
+        bad = [str(c) for c, t in value.dtypes.items() if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
+        if bad:
+            raise ValueError(
+                f"{name} has column(s) that are not numbers: {', '.join(map(repr, bad))}. Drop them "
+                f"(df.drop(columns=[...])) or encode them as numbers (e.g. pandas.get_dummies) first."
+            )
     if hasattr(value, "to_numpy"):  # pandas
         value = value.to_numpy()
     arr = np.asarray(value)
@@ -89,6 +98,10 @@ class SequenceData:
         y_val: Validation targets. Required when X_val is given. Defaults to None.
         feature_names: One name per feature. Defaults to "x0", "x1", ...
         name: A label for the data, shown in the Lab. Defaults to "data".
+        target_features: For a windowed series, the input feature that holds each
+            target column's own past (so "repeat the last value", persistence, is a
+            baseline to beat); set by :meth:`from_series`. Defaults to None (no such
+            baseline).
     """
 
     X_train: np.ndarray
@@ -98,6 +111,7 @@ class SequenceData:
     feature_names: Sequence[str] | None = None
     name: str = "data"
     info: dict = field(default_factory=dict)
+    target_features: Sequence[int] | None = None
 
     def __post_init__(self) -> None:
         self.X_train = _check_X("X_train", self.X_train)
@@ -128,6 +142,14 @@ class SequenceData:
                     f"feature_names has {len(self.feature_names)} names but X_train has "
                     f"{n_f} features; give one name per feature."
                 )
+        if self.target_features is not None:
+            tf_ = [int(i) for i in self.target_features]
+            if len(tf_) != self.n_outputs or not all(0 <= i < n_f for i in tf_):
+                raise ValueError(
+                    f"target_features must give, for each of the {self.n_outputs} target column(s), the "
+                    f"index of the input feature holding its past (0..{n_f - 1}); got {list(self.target_features)}."
+                )
+            self.target_features = tf_
 
     @property
     def n_timesteps(self) -> int:
@@ -160,7 +182,7 @@ class SequenceData:
         The last ``val_fraction`` of windows becomes the validation split, so no future
         value leaks into training.
         """
-        X, y = make_windows(series, lookback=lookback, horizon=horizon, target=target)
+        X, y, idx = _windows(series, lookback=lookback, horizon=horizon, target=target)
         if not 0.0 <= float(val_fraction) < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction!r}. Try 0.2.")
         n_val = int(round(len(X) * float(val_fraction)))
@@ -169,10 +191,11 @@ class SequenceData:
                 f"Only {len(X)} windows: nothing is left for training after taking "
                 f"val_fraction={val_fraction}. Use a longer series or a smaller lookback."
             )
-        names = list(series.columns) if hasattr(series, "columns") else None
+        names = [str(c) for c in series.columns] if hasattr(series, "columns") else None
+        kw = {"feature_names": names, "name": name, "target_features": idx}
         if n_val == 0:
-            return cls(X, y, feature_names=names, name=name)
-        return cls(X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:], feature_names=names, name=name)
+            return cls(X, y, **kw)
+        return cls(X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:], **kw)
 
 
 def make_windows(
@@ -191,6 +214,12 @@ def make_windows(
         ``(X, y)`` with X shaped (windows, lookback, features) and y (windows, targets),
         where ``y[i]`` is the target columns at time ``i + lookback - 1 + horizon``.
     """
+    X, y, _ = _windows(series, lookback, horizon, target)
+    return X, y
+
+
+def _windows(series: Any, lookback: int, horizon: int = 1, target: Any = None):
+    """:func:`make_windows`, and the index of each target column among the features."""
     columns = list(series.columns) if hasattr(series, "columns") else None
     arr = _as_float_array("series", series)
     if arr.ndim == 1:
@@ -229,7 +258,7 @@ def make_windows(
     starts = np.arange(n_windows)
     X = np.lib.stride_tricks.sliding_window_view(arr, lookback, axis=0)[:n_windows].transpose(0, 2, 1)
     y = arr[starts + lookback - 1 + horizon][:, idx]
-    return X.astype(np.float32), y.astype(np.float32)
+    return X.astype(np.float32), y.astype(np.float32), idx
 
 
 # -- built-in datasets ---------------------------------------------------------------
@@ -285,51 +314,112 @@ def _multiscale(n_samples: int, seq_len: int, rng: np.random.Generator) -> tuple
     return X, y.astype(np.float32)
 
 
+def _echo(n_samples: int, seq_len: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A memory task: uniform noise in -1..1, and the target is the very first value of
+    the sequence. Nothing after the first step helps, so the gradient must reach all the
+    way back: the plainest test of a recurrent cell's memory."""
+    X = rng.uniform(-1.0, 1.0, size=(n_samples, seq_len, 1)).astype(np.float32)
+    return X, X[:, 0, :].copy()
+
+
 DATASETS = {
     "adding": (_adding, 50, ["value", "marker"]),
+    "echo": (_echo, 50, ["value"]),
     "sine": (_sine, 40, ["signal"]),
     "multiscale": (_multiscale, 30, ["small (~0.01)", "unit (~1)", "large (~1000s)"]),
 }
+#: Generated datasets whose target is the next value of an input feature (its index):
+#: there, repeating the last value (persistence) is a baseline to beat.
+_PERSISTENT = {"sine": [0]}
+
+
+#: Real series shipped with the package (lstm_widgets/datasets/, sources and licences in
+#: SOURCES.md there): file, the columns used as features, the target, the default lookback.
+SERIES = {
+    "seattle_weather": ("seattle_weather.csv", ["precipitation", "temp_max", "temp_min", "wind"], "temp_max", 30),
+    "seattle_temps": ("seattle_temps.csv", ["temp"], "temp", 48),
+    "sf_temps": ("sf_temps.csv", ["temp"], "temp", 48),
+    "treering": ("treering.csv", ["ring_width"], "ring_width", 40),
+    "us_employment": ("us_employment.csv", ["nonfarm", "private", "goods_producing", "service_providing"], "nonfarm", 12),
+}
+
+
+def load_series(name: str):
+    """A real series shipped with the package, as a pandas DataFrame (one row per time
+    step, the feature columns only). See ``lstm_widgets/datasets/SOURCES.md``.
+
+    Raises:
+        ValueError: an unknown series.
+    """
+    import pandas as pd
+
+    if name not in SERIES:
+        raise ValueError(f"Unknown series {name!r}; choose one of {', '.join(map(repr, SERIES))}.")
+    file, columns, _, _ = SERIES[name]
+    return pd.read_csv(resources.files("lstm_widgets").joinpath("datasets", file))[columns]
 
 
 def load_dataset(
     name: str = "adding",
-    n_samples: int = 1024,
+    n_samples: int | None = None,
     seq_len: int | None = None,
     val_fraction: float = 0.25,
     seed: int = 0,
 ) -> SequenceData:
-    """A built-in dataset, generated from ``seed`` (nothing is downloaded).
+    """A built-in dataset: generated from ``seed``, or a real series shipped with the
+    package, windowed (nothing is downloaded).
 
     Args:
-        name: "adding" (long-range dependency; harder as seq_len grows), "sine" (noisy
-            multi-frequency forecasting) or "multiscale" (features on wildly different
-            scales, one in the thousands). Defaults to "adding".
-        n_samples: Sequences in total, train plus validation. Defaults to 1024.
-        seq_len: Time steps per sequence. Defaults to 50 (adding), 40 (sine), 30 (multiscale).
-        val_fraction: Share of sequences held out for validation. Defaults to 0.25.
-        seed: Random seed. Defaults to 0.
+        name: Generated: "adding" (long-range dependency; harder as seq_len grows), "echo"
+            (recall the first value: memory only), "sine" (noisy multi-frequency
+            forecasting) or "multiscale" (features on wildly different scales, one in the
+            thousands). Real (public domain, see
+            ``lstm_widgets/datasets/SOURCES.md``): "seattle_weather" (daily, predict the
+            next day's temp_max in °C), "seattle_temps" and "sf_temps" (hourly °F),
+            "treering" (yearly ring widths), "us_employment" (monthly, thousands of jobs).
+            Defaults to "adding".
+        n_samples: Sequences in total, train plus validation. Defaults to 1024 for a
+            generated dataset and every window of a real series (its first ``n_samples``
+            windows when given).
+        seq_len: Time steps per sequence (the lookback of a real series). Defaults to 50
+            (adding, echo), 40 (sine), 30 (multiscale), or the series' own default.
+        val_fraction: Share of sequences held out for validation (the last ones, in time
+            order, for a real series). Defaults to 0.25.
+        seed: Random seed of a generated dataset. Defaults to 0.
     """
-    if not isinstance(name, str) or name.lower() not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(map(repr, DATASETS))}.")
-    fn, default_len, features = DATASETS[name.lower()]
+    key = name.lower() if isinstance(name, str) else name
+    if key not in DATASETS and key not in SERIES:
+        raise ValueError(
+            f"Unknown dataset {name!r}; choose one of {', '.join(map(repr, list(DATASETS) + list(SERIES)))}."
+        )
+    default_len = DATASETS[key][1] if key in DATASETS else SERIES[key][3]
     seq_len = default_len if seq_len is None else seq_len
     if isinstance(seq_len, bool) or not isinstance(seq_len, (int, np.integer)) or seq_len < 2:
         raise ValueError(f"seq_len must be a whole number >= 2; got {seq_len!r}. Try {default_len}.")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
+    if n_samples is not None and (
+        isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2
+    ):
         raise ValueError(f"n_samples must be a whole number >= 2; got {n_samples!r}. Try 1024.")
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction!r}. Try 0.25.")
-    rng = np.random.default_rng(seed)
-    X, y = fn(int(n_samples), int(seq_len), rng)
-    n_val = int(round(n_samples * float(val_fraction)))
-    n_val = min(n_val, n_samples - 1)
-    info = {"dataset": name.lower(), "seq_len": int(seq_len), "n_samples": int(n_samples), "seed": seed}
+    if key in SERIES:
+        df = load_series(key)
+        if n_samples is not None:
+            df = df.iloc[: int(n_samples) + int(seq_len)]
+        data = SequenceData.from_series(df, lookback=int(seq_len), target=SERIES[key][2],
+                                        val_fraction=val_fraction, name=key)
+        data.info = {"dataset": key, "seq_len": int(seq_len), "n_samples": len(data.X_train) + (
+            len(data.X_val) if data.has_val else 0), "source": SERIES[key][0]}
+        return data
+    n_samples = 1024 if n_samples is None else int(n_samples)
+    fn, _, features = DATASETS[key]
+    X, y = fn(n_samples, int(seq_len), np.random.default_rng(seed))
+    n_val = min(int(round(n_samples * float(val_fraction))), n_samples - 1)
+    info = {"dataset": key, "seq_len": int(seq_len), "n_samples": n_samples, "seed": seed}
+    kw = {"feature_names": features, "name": key, "info": info, "target_features": _PERSISTENT.get(key)}
     if n_val == 0:
-        return SequenceData(X, y, feature_names=features, name=name.lower(), info=info)
-    return SequenceData(
-        X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:], feature_names=features, name=name.lower(), info=info
-    )
+        return SequenceData(X, y, **kw)
+    return SequenceData(X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:], **kw)
 
 
 def sample_csv_path(name: str = "energy.csv") -> str:

@@ -28,10 +28,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _lab_parser() -> _Parser:
     from .config import add_setting_arguments
-    from .data import DATASETS
+    from .data import DATASETS, SERIES
 
     p = _Parser(prog="%lstm_lab", add_help=False, exit_on_error=False)
-    p.add_argument("dataset", nargs="?", default="adding", choices=sorted(DATASETS))
+    p.add_argument("dataset", nargs="?", default="adding", choices=sorted(DATASETS) + sorted(SERIES))
     add_setting_arguments(p)
     p.add_argument("--train", action="store_true")
     return p
@@ -47,7 +47,8 @@ Usage::
     %lstm_lab [DATASET] {options_usage()} [--train]
 
 Options:
-    DATASET            adding (default), sine or multiscale.
+    DATASET            adding (default), echo, sine, multiscale, or a shipped real series:
+                       seattle_weather, seattle_temps, sf_temps, treering, us_employment.
 {options_help()}
     --train            Start training at once (otherwise click Train).
 

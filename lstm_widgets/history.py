@@ -29,12 +29,15 @@ __all__ = [
 UNIT_FIELDS = (
     "grad_pre_mean",  # mean ||g|| before clipping
     "grad_pre_max",  # max ||g|| before clipping
+    "grad_pre_first",  # ||g|| before clipping at the epoch's first step
     "grad_post_mean",  # mean ||g|| after clipping
     "grad_post_max",  # max ||g|| after clipping
     "clip_fraction",  # share of steps where clipping changed this unit's gradient
     "weight_norm",  # ||W|| at the epoch's end
     "delta_norm",  # ||W_end - W_start||
-    "update_ratio",  # ||W_end - W_start|| / ||W_end||
+    "update_ratio",  # ||W_end - W_start|| / ||W_end|| over the whole epoch
+    "step_ratio_mean",  # mean over the epoch's steps of ||ΔW_step|| / ||W|| (the update each step applied)
+    "step_ratio_max",  # max over the epoch's steps of ||ΔW_step|| / ||W||
 )
 #: Numbers kept per gate of each gated variable (LSTM i, f, c, o; GRU z, r, h).
 GATE_FIELDS = (
@@ -45,6 +48,8 @@ GATE_FIELDS = (
     "weight_norm",
     "delta_norm",
     "update_ratio",
+    "step_ratio_mean",
+    "step_ratio_max",
 )
 
 
@@ -184,10 +189,15 @@ class RunInfo:
     Attributes:
         settings: The settings it began with.
         status: "training", "finished", "stopped", "diverged" or "error".
+        initial_loss: The loss before the first step (the first check of a run), or None.
+        zero_loss: The loss of predicting 0 everywhere on the same samples: what a freshly
+            initialised network (outputs near 0) is expected to score. None when unknown.
     """
 
     settings: RunSettings = field(default_factory=RunSettings)
     status: str = "training"
+    initial_loss: float | None = None
+    zero_loss: float | None = None
 
 
 @dataclass
@@ -212,6 +222,13 @@ class EpochRecord:
         gate_saturation: ``{gate: fraction}`` of the first recurrent layer's input-driven
             gate pre-activations beyond +-3 on the probe batch.
         input_stats: Per-feature mean, std, min and max of the scaled training inputs.
+        baseline_loss: The loss of no learning, always predicting the training targets'
+            mean, on ``baseline_split``, in the model's units; None when unknown.
+        persistence_loss: For a windowed series, the loss of repeating the target's last
+            value, on the same split; None when it does not apply.
+        baseline_split: Where the baselines were computed: "val", "train" or "probe"
+            (watch(): the probe batch, against ``probe_loss``).
+        probe_loss: The model's loss on the fixed probe batch at the epoch's end.
     """
 
     run_id: int
@@ -229,6 +246,10 @@ class EpochRecord:
     grad_through_time: list[float] = field(default_factory=list)
     gate_saturation: dict[str, float] = field(default_factory=dict)
     input_stats: dict[str, list[float]] = field(default_factory=dict)
+    baseline_loss: float | None = None
+    persistence_loss: float | None = None
+    baseline_split: str = ""
+    probe_loss: float | None = None
 
     def value(self, field_name: str, unit: str = "global") -> float:
         """One unit number, e.g. ``record.value("update_ratio", "lstm_1")``."""
@@ -329,9 +350,10 @@ class History:
         self.version = 0  # bumped on every change, so views can skip redundant redraws
 
     # -- writing (the trainer) --------------------------------------------------------
-    def begin_run(self, run_id: int, settings: RunSettings) -> None:
+    def begin_run(self, run_id: int, settings: RunSettings, initial_loss: float | None = None,
+                  zero_loss: float | None = None) -> None:
         with self._lock:
-            self.runs[run_id] = RunInfo(settings, "training")
+            self.runs[run_id] = RunInfo(settings, "training", initial_loss, zero_loss)
             self.version += 1
 
     def end_run(self, run_id: int, status: str) -> None:
@@ -443,7 +465,8 @@ class History:
         return {
             "format": _FORMAT,
             "structure": self.structure.to_dict(),
-            "runs": {str(k): {"settings": v.settings.to_dict(), "status": v.status} for k, v in self.runs.items()},
+            "runs": {str(k): {"settings": v.settings.to_dict(), "status": v.status, "initial_loss": v.initial_loss,
+                              "zero_loss": v.zero_loss} for k, v in self.runs.items()},
             "records": [asdict(r) for r in list(self.records)],
             "markers": [asdict(m) for m in list(self.markers)],
         }
@@ -471,7 +494,8 @@ class History:
         h.structure = ModelStructure.from_dict(d["structure"])
         h.runs = {
             # format 1 kept the settings a run began with under "config"
-            int(k): RunInfo(RunSettings.from_dict(v.get("settings", v.get("config"))), v.get("status", ""))
+            int(k): RunInfo(RunSettings.from_dict(v.get("settings", v.get("config"))), v.get("status", ""),
+                            v.get("initial_loss"), v.get("zero_loss"))
             for k, v in d["runs"].items()
         }
         rec_fields = {f.name for f in fields(EpochRecord)}

@@ -86,3 +86,30 @@ def test_multiscale_features_differ_by_orders_of_magnitude():
     d = load_dataset("multiscale")
     scale = np.abs(d.X_train).reshape(-1, 3).mean(0)
     assert scale[2] / scale[0] > 1e4
+
+
+def test_shipped_real_series_window_with_persistence_and_their_sources_are_stated():
+    from importlib import resources
+
+    from lstm_widgets.data import SERIES, load_series
+
+    text = resources.files("lstm_widgets").joinpath("datasets", "SOURCES.md").read_text()
+    for name, (file, columns, target, lookback) in SERIES.items():
+        assert file in text
+        df = load_series(name)
+        assert list(df.columns) == columns and len(df) > 100 and not df.isna().any().any()
+        d = load_dataset(name)
+        assert d.n_timesteps == lookback and d.target_features == [columns.index(target)]
+        # persistence: the target's own last value in the window
+        np.testing.assert_allclose(d.X_train[1, -1, d.target_features[0]], d.y_train[0, 0])
+
+
+def test_echo_is_a_memory_task():
+    d = load_dataset("echo", n_samples=64, seq_len=30)
+    np.testing.assert_array_equal(d.y_train[:, 0], d.X_train[:, 0, 0])
+
+
+def test_a_text_column_is_named():
+    df = pd.DataFrame({"load": [1.0, 2.0, 3.0, 4.0], "day": ["mon", "tue", "wed", "thu"]})
+    with pytest.raises(ValueError, match="'day'"):
+        make_windows(df, lookback=2)

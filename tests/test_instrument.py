@@ -45,3 +45,20 @@ def test_post_clip_norms_respect_the_threshold_in_training(sine):
         assert rec.units["grad_post_max"][var] <= 0.01 * (1 + 1e-4)
         assert rec.units["grad_pre_mean"][var] >= rec.units["grad_post_mean"][var]
     assert rec.units["clip_fraction"]["global"] == 1.0
+
+
+@pytest.mark.parametrize("mode", ["none", "clipnorm", "global_clipnorm", "clipvalue"])
+def test_post_clip_norms_worked_out_from_the_pre_clip_ones_equal_measured_ones(mode):
+    """The train step rescales the pre-clip norms instead of measuring the clipped
+    gradients again; the numbers must be the same as measuring them."""
+    from lstm_widgets.engine.instrument import clip_with_sums
+    from lstm_widgets.engine.probes import VariableLayout
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4), keras.layers.Dense(1)])
+    layout = VariableLayout(model)
+    grads = [tf.random.normal(v.shape) * (3.0 if i % 2 else 0.1) for i, v in enumerate(layout.variables)]
+    clipped, _, (var_sq, gate_sq) = clip_with_sums(grads, layout.sums(grads), layout, CLIP_MODE_IDS[mode], 0.5)
+    want_var, want_gate = layout.sums(clipped)
+    np.testing.assert_allclose(var_sq.numpy(), want_var.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(gate_sq.numpy(), want_gate.numpy(), rtol=1e-5)

@@ -166,3 +166,11 @@ def test_watch_validates_inputs(data):
         lstm_widgets.watch(user_model(), probe=(X[:, 0], y), display=False)
     with pytest.raises(ValueError, match="probe must be a pair"):
         lstm_widgets.watch(user_model(), probe=X, display=False)
+
+
+def test_watch_measures_the_applied_update_and_the_probe_baseline(data):
+    m = fit_watched(user_model(clipnorm=1.0), data, epochs=2)
+    r = m.history.latest
+    assert 0 < r.units["step_ratio_mean"]["global"] <= r.units["step_ratio_max"]["global"]
+    assert r.baseline_split == "probe" and r.baseline_loss > 0 and r.probe_loss > 0
+    assert m.history.runs[1].initial_loss > 0

@@ -246,3 +246,32 @@ def test_training_without_validation_data():
     data = SequenceData(d.X_train, d.y_train)
     t = run(data, epochs=1)
     assert t.history.latest.val_loss is None and math.isfinite(t.history.latest.loss)
+
+
+def test_each_epoch_records_the_loss_of_no_learning(sine):
+    """The mean baseline and, for a windowed series, persistence, in the model's units, on
+    the validation split; the run records its initial loss beside the expected one."""
+    import numpy as np
+
+    t = run(sine, epochs=2)
+    r = t.history.latest
+    y_val, y_train = sine.y_val, sine.y_train
+    assert r.baseline_split == "val"
+    assert r.baseline_loss == pytest.approx(float(np.mean((y_val - y_train.mean(0)) ** 2)), rel=1e-4)
+    last = sine.X_val[:, -1, sine.target_features]
+    assert r.persistence_loss == pytest.approx(float(np.mean((y_val - last) ** 2)), rel=1e-4)
+    info = t.history.runs[1]
+    assert info.initial_loss > 0 and info.zero_loss > 0 and r.probe_loss > 0
+
+
+def test_the_per_step_update_is_measured(sine):
+    """mean and max over the epoch's steps of ||ΔW_step|| / ||W||, per unit and gate."""
+    t = run(sine, epochs=2, optimizer="sgd", learning_rate=0.05)
+    r = t.history.latest
+    for u in ("global", "lstm_1", "output"):
+        mean, mx = r.units["step_ratio_mean"][u], r.units["step_ratio_max"][u]
+        assert 0 < mean <= mx < r.units["update_ratio"][u] * 1.0001 + mx  # finite, positive, ordered
+    gate = next(iter(r.gates.values()))["f"]
+    assert 0 < gate["step_ratio_mean"] <= gate["step_ratio_max"]
+    # the epoch's total movement is at most the sum of its steps
+    assert r.units["update_ratio"]["global"] <= r.steps * r.units["step_ratio_max"]["global"] * 1.01

@@ -22,9 +22,9 @@ from . import thresholds as T
 from .context import Context
 from .finding import SEVERITIES, Finding, clean, epochs_text, fmt
 from .rules import RULES
-from .stats import finite, median, per_step_ratio
+from .stats import finite, median, per_step_ratio, step_ratio
 
-__all__ = ["Finding", "SEVERITIES", "CODES", "diagnose", "per_step_ratio", "Context", "CachedDiagnosis"]
+__all__ = ["Finding", "SEVERITIES", "CODES", "diagnose", "step_ratio", "per_step_ratio", "Context", "CachedDiagnosis"]
 
 #: Every finding code, in the order findings of equal severity are listed.
 CODES = tuple(rule.CODE for rule in RULES) + ("waiting", "healthy")
@@ -62,6 +62,23 @@ def _healthy(ctx: Context) -> Finding:
     )
 
 
+#: In a run that diverged these findings keep their patches; the others wait (see below).
+_DIVERGENCE_PATCHES = ("nonfinite", "exploding_gradients")
+
+
+def _divergence_first(findings: list[Finding]) -> None:
+    """In a run that diverged, only the fixes of the divergence are offered: its other
+    findings were judged on the epochs before the numbers blew up, and their fixes cannot
+    stop a divergence (scaling alone does not tame a learning rate 100x too high); they
+    are judged again once the run stays finite."""
+    if not any(f.code == "nonfinite" for f in findings):
+        return
+    for f in findings:
+        if f.code not in _DIVERGENCE_PATCHES and f.patch:
+            f.patch = {}
+            f.fix = "Fix the divergence first (see 'Training diverged'); this is judged again once the run stays finite."
+
+
 def diagnose(history, data=None) -> list[Finding]:
     """Why the latest run's weights are (not) updating, from the recorded numbers.
 
@@ -93,6 +110,7 @@ def diagnose(history, data=None) -> list[Finding]:
     findings = [f for rule in RULES for f in rule.check(ctx)]
     if not findings:
         return [_healthy(ctx)]
+    _divergence_first(findings)
     if ctx.last_change is not None:
         for f in findings:
             f.evidence.append(f"Judged on {epochs_text(ctx.window)}, after the change {ctx.last_change.label}.")

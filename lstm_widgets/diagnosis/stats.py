@@ -21,6 +21,7 @@ __all__ = [
     "median",
     "nice",
     "per_step_ratio",
+    "step_ratio",
     "unit",
     "ratio_of",
     "loss_trend",
@@ -59,7 +60,8 @@ def nice(x: float) -> float:
 
 
 def per_step_ratio(epoch_ratio: float, steps: int) -> float:
-    """Convert a per-epoch update ratio to a per-step one, for the 1e-3 rule of thumb.
+    """Estimate a per-step update ratio from a per-epoch one (only for Histories recorded
+    before the train step measured it; see :func:`step_ratio`).
 
     S steps of relative size r move the weights by between r * sqrt(S) (directions
     unrelated, a random walk: the noisy phase of training) and r * S (all steps aligned).
@@ -71,6 +73,18 @@ def per_step_ratio(epoch_ratio: float, steps: int) -> float:
         steps: Gradient steps in that epoch (at least 1 is assumed).
     """
     return float(epoch_ratio) / math.sqrt(max(int(steps or 1), 1))
+
+
+def step_ratio(rec, name: str = "global", field: str = "step_ratio_mean") -> float:
+    """The update one step applied, ||ΔW_step|| / ||W||, for a unit of a record: the mean
+    (``field="step_ratio_mean"``) or the largest (``"step_ratio_max"``) over the epoch's
+    steps, as the train step measured it. A record from an older History, which has only
+    the per-epoch ratio, gets :func:`per_step_ratio`'s estimate instead."""
+    v = rec.units.get(field, {}).get(name)
+    if v is not None:
+        return float(v) if finite(v) else math.nan
+    epoch = rec.units.get("update_ratio", {}).get(name, math.nan)
+    return per_step_ratio(epoch, rec.steps) if finite(epoch) else math.nan
 
 
 def unit(rec, field_name: str, name: str = "global") -> float:
@@ -103,6 +117,17 @@ def loss_trend(window) -> dict[str, Any]:
         downs = sum(1 for a, b in zip(xs, xs[1:]) if b < a * (1 - T.LOSS_UP))
         return ups, downs
 
+    def bounce(xs):
+        rises = [(b - a) / a for a, b in zip(xs, xs[1:]) if a > 0]
+        return max(rises, default=0.0)
+
+    def improving(xs):
+        """A new best in the later half of the window, by more than LOSS_FLAT."""
+        if len(xs) < 3:
+            return True
+        half = len(xs) // 2
+        return min(xs[half:]) < min(xs[:half]) * (1 - T.LOSS_FLAT)
+
     progress = (loss[0] - loss[-1]) / abs(loss[0]) if len(loss) >= 2 and loss[0] != 0 else math.nan
     ups, _ = ups_downs(loss)
     vups, vdowns = ups_downs(val)
@@ -110,9 +135,11 @@ def loss_trend(window) -> dict[str, Any]:
         vups >= T.LOSS_UPS_OSCILLATING and vdowns >= T.LOSS_UPS_OSCILLATING
     )
     rising = finite(progress) and progress <= -T.LOSS_RISING
+    judged = val if len(val) == len(loss) and val else loss
     return {
         "loss": loss, "val_loss": val, "progress": progress, "ups": ups, "val_ups": vups,
         "val_downs": vdowns, "oscillating": oscillating, "rising": rising,
+        "bounce": max(bounce(loss), bounce(val)), "improving": improving(judged),
     }
 
 
@@ -149,14 +176,16 @@ def gradient_reach(grad_through_time: Sequence[float], fraction: float | None = 
 
 
 def time_profile(grad_through_time: Sequence[float]) -> dict[str, float] | None:
-    """``{"ratio", "reach", "length"}`` of a gradient-through-time profile: the first
-    VANISH_HEAD_FRACTION of the steps over the last step, the reach (see
-    :func:`gradient_reach`), and the length; None when it cannot be judged."""
+    """``{"ratio", "first", "reach", "length"}`` of a gradient-through-time profile: the
+    first VANISH_HEAD_FRACTION of the steps over the last step, the very first step over
+    the last, the reach (see :func:`gradient_reach`), and the length; None when it cannot
+    be judged."""
     g = [float(x) for x in grad_through_time]
     if len(g) < 2 or not all(finite(x) for x in g) or g[-1] <= 0:
         return None
     head = max(1, int(round(len(g) * T.VANISH_HEAD_FRACTION)))
-    return {"ratio": float(np.mean(g[:head])) / g[-1], "reach": gradient_reach(g), "length": len(g)}
+    return {"ratio": float(np.mean(g[:head])) / g[-1], "first": g[0] / g[-1], "reach": gradient_reach(g),
+            "length": len(g)}
 
 
 def feature_rms(input_stats: dict) -> list[float]:

@@ -19,14 +19,33 @@ MIN_TREND_EPOCHS = 3
 #: practice (Karpathy, CS231n notes, "Neural Networks Part 3": "the ratio of the update
 #: magnitudes to the value magnitudes ... should be somewhere around 1e-3").
 UPDATE_RATIO_PER_STEP = 1e-3
-#: Per-step ratio (see :func:`per_step_ratio`) below which the weights are "far below" the
-#: band: 10x under the rule of thumb. Because our per-step estimate is an upper bound,
-#: a run flagged here moves its weights at most this much per step.
+#: The update each step applied (measured in the train step, the mean over the epoch's
+#: steps) below which the weights are "far below" the band: 10x under the rule of thumb.
 UPDATE_RATIO_LOW = 1e-4
-#: Per-step ratio above which the weights are "far above" the band: 10x over the rule of
-#: thumb. Since the estimate is an upper bound this alone is weak evidence (Adam at 3e-3
-#: reaches it early on), so lr_too_high also needs the loss to rise or oscillate.
+#: Per-step update above which the weights are "far above" the band: 10x over the rule
+#: of thumb. Large steps alone are no problem while the loss falls, so lr_too_high also
+#: needs the loss to zigzag or rise without progress.
 UPDATE_RATIO_HIGH = 1e-2
+
+#: A single step that moves the weights by this share of their size (||ΔW|| / ||W|| over
+#: all weights) is far too large: 100x the rule of thumb. Such steps rewrite the network
+#: at once, inflate the weights and saturate the gates, and the damage stays after the
+#: steps shrink again. Healthy runs of the evaluation corpus stay under 0.03 per step
+#: (Adam 3e-3: 0.017 in the first epoch); Adam and RMSprop at 0.3 take steps of 0.8-0.96.
+STEP_TOO_LARGE = 0.1
+
+#: A median update per step below this (half the rule of thumb) is "below the band"; with
+#: a loss that does not even halve over the window and a model far from converged, the
+#: steps are too small to get there in a reasonable number of epochs. (The evaluation
+#: corpus: SGD at 1e-3 steps 1e-4 to 4e-4, Adam at 1e-5 4e-5; healthy recipes 1.4e-3 and up.)
+UPDATE_RATIO_SLOW = 5e-4
+#: The share by which the loss must fall over the window for a run with small steps not to
+#: count as slow: halving it.
+LOSS_SLOW = 0.5
+#: The gradient at the first time step under this share of the last step's, in a model
+#: that has not learned (NOT_LEARNING_SHARE): the early inputs cannot teach it anything
+#: within the epochs it has had, whatever the float32 resolution.
+VANISH_RATIO_NOT_LEARNING = 1e-3
 
 #: Relative improvement of the loss across the window under which it counts as flat
 #: (2% over up to five epochs; a run that learns, even slowly, does 5-30%).
@@ -39,14 +58,23 @@ LOSS_UP = 0.02
 LOSS_UPS_OSCILLATING = 2
 #: Relative rise of the loss across the window that makes it "rising".
 LOSS_RISING = 0.10
+#: The largest epoch-to-epoch rise of the loss (relative) that makes a zigzag a bounce:
+#: steps that overshoot throw the loss up by a fifth and more, while a converged run
+#: with small noisy batches jitters by a few percent.
+LOSS_BOUNCE = 0.20
 
 #: Growth of the mean pre-clip gradient norm across the window (last / smallest) that
 #: counts as exploding: two orders of magnitude in a few epochs is exponential growth,
 #: not the usual drift (healthy runs stay within a factor ~5).
 EXPLODE_GROWTH = 100.0
-#: Largest pre-clip step norm over the epoch's mean norm that counts as a spike. Healthy
-#: epochs show 1.2-3x; unscaled data up to ~8x; 50x means single steps far out of line.
+#: A step's pre-clip norm this many times the typical (median) mean norm of the judged
+#: epochs counts as a spike. Healthy runs show 1.2-3x, unscaled data up to ~8x; 50x is a
+#: step far out of line. Compared across epochs, not with the step's own epoch's mean:
+#: with S steps an epoch, max / mean can never exceed S, so a per-epoch ratio of 50 could
+#: not fire at all with 50 steps or fewer.
 EXPLODE_SPIKE = 50.0
+#: Epochs with a spike that make "exploding" (one can be a lone outlier batch).
+EXPLODE_SPIKES = 2
 
 #: ||dL/dx_first|| / ||dL/dx_last|| below which the gradient has vanished: float32 holds
 #: ~7 significant digits (machine epsilon 1.2e-7), and the recurrent weights' gradient is
@@ -71,7 +99,7 @@ CLIP_MOST = 0.9
 #: clipping as a guard against rare explosions, not a constant brake).
 CLIP_SHRINK = 0.1
 #: Relative loss improvement across the window under which progress is "slow" when
-#: clipping is that tight (5%: healthy runs in our scenarios do 20% and more).
+#: clipping is that tight (5%: healthy runs of the evaluation corpus do 20% and more).
 CLIP_SLOW = 0.05
 #: clipping_no_effect: the largest pre-clip norm stays below threshold / CLIP_FAR_ABOVE.
 CLIP_FAR_ABOVE = 10.0
@@ -90,11 +118,26 @@ UNSCALED_MAGNITUDE = 10.0
 #: output layer small, so the first predictions are near 0 and the mean-squared loss starts
 #: near RMS^2. Same bound as UNSCALED_MAGNITUDE, for the same reason (weights of order 1).
 UNSCALED_TARGET = 10.0
-#: Validation mean-squared loss at least this many times that of always predicting the
-#: training mean, over the whole judged window: the model is not merely slow, it is worse
-#: than no model. A factor, not 1.0, because a healthy run on a hard task (the adding
-#: problem) first learns the mean and sits near 1x for several epochs.
+#: "Not learning": the best judged loss of the window is still above this share of the
+#: loss of no learning (always predicting the training mean): within 5% of it, or worse.
+#: The same margin labels the evaluation corpus's runs by their outcome.
+NOT_LEARNING_SHARE = 0.95
+#: Epochs a run gets before "not learning" is said of it: a hard task first learns the
+#: mean and sits there for a few epochs (the adding problem), so the first five are
+#: left to that.
+NOT_LEARNING_EPOCHS = 5
+#: A judged loss at least this many times the mean baseline: not just "not learning",
+#: worse than no model at all.
 WORSE_THAN_MEAN = 2.0
+#: Behind persistence: for a windowed series, a best judged loss above this share of the
+#: loss of repeating the target's last value, while the mean is beaten.
+BEHIND_PERSISTENCE_SHARE = 0.95
+#: A run whose judged loss is below this share of the mean baseline has learned most of
+#: what there is: a flat loss there is convergence, not a learning rate too low.
+CONVERGED_SHARE = 0.5
+#: "The learning rate was decayed": the rate in force is at most this share of the one
+#: the run started with (a schedule, ReduceLROnPlateau, or a change in the Lab).
+LR_DECAYED_SHARE = 0.5
 #: Share of gate pre-activations beyond +-3 (sigmoid within 5% of 0 or 1, slope < 0.05;
 #: lstm_widgets.engine.probes.SATURATION_THRESHOLD) above which a gate counts as saturated.
 SATURATED = 0.5
@@ -106,8 +149,13 @@ STALL_RELATIVE = 1e-3
 STALL_OTHERS_MOVE = 1e-4
 
 #: Learning-rate multipliers suggested for lr_too_low (enough to reach the per-step band,
-#: 10x at least, 100x at most) and the upper bound of any suggested learning rate.
-LR_RAISE_MIN, LR_RAISE_MAX, LR_MAX_SUGGESTED = 10.0, 100.0, 1.0
+#: 10x at least, 100x at most).
+LR_RAISE_MIN, LR_RAISE_MAX = 10.0, 100.0
+#: The largest learning rate a patch ever suggests, per optimizer: ten times the usual
+#: start (config.TYPICAL_LR), below the rates the lessons show blowing up (SGD at 1.0 on
+#: the adding problem, Adam at 0.3). With SGD momentum beta the step grows up to
+#: 1 / (1 - beta) times, so the bound is divided by that.
+LR_MAX_FACTOR = 10.0
 
 #: The update-ratio band drawn as "healthy" on the panels and in the report: a decade
 #: either side of the per-step rule of thumb (UPDATE_RATIO_LOW .. UPDATE_RATIO_HIGH).

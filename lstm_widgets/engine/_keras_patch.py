@@ -25,7 +25,7 @@ import numpy as np
 
 from ..config import OPTIMIZER_CLASSES
 from ..history import RunSettings
-from ._tf import keras
+from ._tf import keras, tf
 
 __all__ = ["HOOKED_METHODS", "UnsupportedKeras", "install", "clip_mode", "settings_of", "inner"]
 
@@ -77,12 +77,16 @@ def settings_of(optimizer) -> RunSettings:
 
 
 def install(model, on_step: Callable[[Any, list, list, list | None], None],
-            on_error: Callable[[Exception], None]) -> Callable[[], None]:
+            on_error: Callable[[Exception], None],
+            on_apply: Callable[[list, list, list], None] | None = None) -> Callable[[], None]:
     """Wrap the model's optimizer so that every traced step calls
-    ``on_step(optimizer, grads, clipped, variables)`` (in-graph); returns ``restore()``.
+    ``on_step(optimizer, grads, clipped, variables)`` with the gradients before and after
+    Keras's clipping, and ``on_apply(variables, before, after)`` with the variables'
+    values before and after the optimizer applied the step (both in-graph); returns
+    ``restore()``.
 
     ``variables`` is None when the hook could not see which variables the gradients
-    belong to. An exception in ``on_step`` goes to ``on_error`` and never breaks ``fit``.
+    belong to. An exception in a callback goes to ``on_error`` and never breaks ``fit``.
 
     Raises:
         UnsupportedKeras: the optimizer lacks a hooked method; the message names the
@@ -103,11 +107,20 @@ def install(model, on_step: Callable[[Any, list, list, list | None], None],
     ctx = threading.local()
 
     def _backend_apply_gradients(grads, trainable_variables):
-        ctx.variables = list(trainable_variables)
+        variables = list(trainable_variables)
+        ctx.variables = variables
+        before = [tf.identity(v) for v in variables] if on_apply is not None else None
         try:
-            return orig_apply(grads, trainable_variables)
+            result = orig_apply(grads, trainable_variables)
         finally:
             ctx.variables = None
+        if on_apply is not None:
+            try:
+                on_apply(variables, before, [tf.identity(v) for v in variables])
+            except Exception as exc:  # never break the user's fit over a statistic
+                log.exception("lstm_widgets: could not measure the applied update")
+                on_error(exc)
+        return result
 
     def _clip_gradients(grads):
         clipped = orig_clip(grads)

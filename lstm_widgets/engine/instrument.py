@@ -6,8 +6,10 @@ nothing. Here the mode and the threshold are ``tf.Variable``s, so a slider takes
 at the next batch. The clipping formulas are Keras's own (``Optimizer._clip_gradients``).
 
 Per step the compiled function adds the pre- and post-clip norms of every variable,
-layer and gate to accumulators held in ``tf.Variable``s; the host reads them once per
-epoch with :meth:`GradientStats.read_and_reset`.
+layer and gate, and the update the optimizer really applied (||ΔW_step|| / ||W||, read
+from the variables before and after ``optimizer.apply``), to accumulators held in
+``tf.Variable``s; the host reads them once per epoch with
+:meth:`GradientStats.read_and_reset`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ import numpy as np
 from ._tf import tf
 from .probes import VariableLayout
 
-__all__ = ["CLIP_MODE_IDS", "clip_gradients", "GradientStats", "accumulate_step", "make_train_step"]
+__all__ = [
+    "CLIP_MODE_IDS",
+    "clip_gradients",
+    "clip_with_sums",
+    "GradientStats",
+    "accumulate_step",
+    "accumulate_update",
+    "make_train_step",
+]
 
 CLIP_MODE_IDS = {"none": 0, "clipnorm": 1, "global_clipnorm": 2, "clipvalue": 3}
 
@@ -62,11 +72,81 @@ def clip_gradients(grads, sq_norms, mode, threshold):
     return tf.switch_case(mode, [none, per_variable, global_norm, value])
 
 
+def clip_with_sums(grads, sums, layout, mode, threshold):
+    """:func:`clip_gradients`, and the squared norms per variable and per gate after it,
+    worked out from those before it where clipping only rescales (by norm: a factor per
+    variable, or one for all), so the post-clip statistics cost no second pass over the
+    gradients; element-wise clipping (clipvalue) measures them again.
+
+    Returns:
+        ``(clipped, flags, (post_var_sq, post_gate_sq))``.
+    """
+    n = len(grads)
+    var_sq, gate_sq = sums
+    gate_var = tf.constant(layout.gate_var_index, tf.int32)
+    norms = tf.sqrt(var_sq)
+    threshold = tf.convert_to_tensor(threshold)
+
+    def scaled(var_factor_sq):
+        return var_sq * var_factor_sq, gate_sq * tf.gather(var_factor_sq, gate_var) if layout.n_gate_values else gate_sq
+
+    def none():
+        return list(grads), tf.zeros([n], tf.bool), (var_sq, gate_sq)
+
+    def per_variable():
+        factor = threshold / tf.maximum(norms, threshold)  # keras _clip_by_norm: g * t / max(||g||, t)
+        return [g * factor[i] for i, g in enumerate(grads)], norms > threshold, scaled(tf.square(factor))
+
+    def global_norm():
+        gn = tf.sqrt(tf.reduce_sum(var_sq))
+        scale = threshold * tf.minimum(1.0 / gn, 1.0 / threshold)  # keras clip_by_global_norm
+        scale = scale + (gn - gn)  # NaN when gn is not finite, as Keras
+        return [g * scale for g in grads], tf.fill([n], gn > threshold), scaled(tf.fill([n], tf.square(scale)))
+
+    def value():
+        out = [tf.clip_by_value(g, -threshold, threshold) for g in grads]
+        flags = tf.stack([tf.reduce_any(tf.abs(g) > threshold) for g in grads])
+        return out, flags, layout.sums(out)
+
+    return tf.switch_case(tf.convert_to_tensor(mode), [none, per_variable, global_norm, value])
+
+
+def finite_or_inf(x):
+    """In-graph: x with every non-finite value replaced by +inf (for running maxima)."""
+    return tf.where(tf.math.is_finite(x), x, tf.fill(tf.shape(x), np.float32(np.inf)))
+
+
+def _ratio(delta_sq, weight_sq):
+    """sqrt(delta_sq) / sqrt(weight_sq), 0 where nothing moved, +inf where a zero weight moved."""
+    d, w = tf.sqrt(delta_sq), tf.sqrt(weight_sq)
+    return tf.where(w > 0, d / tf.where(w > 0, w, tf.ones_like(w)), tf.where(d > 0, np.float32(np.inf), 0.0))
+
+
+def accumulate_update(stats, layout, before, after) -> None:
+    """In-graph: add the update one step really applied, ||W_after - W_before|| / ||W_after||,
+    per variable, layer, "global" and gate, to ``stats``.
+
+    Shared by :func:`make_train_step` and by the optimizer hook behind ``watch()``: both
+    read every trainable variable before and after the optimizer's apply.
+
+    Args:
+        stats: The GradientStats to add to.
+        layout: The VariableLayout the values follow.
+        before, after: The variables' values before and after the step, one tensor each.
+    """
+    d_var, d_gate = layout.sums([a - b for a, b in zip(after, before)])
+    w_var, w_gate = layout.sums(after)
+    stats.add_update(
+        _ratio(layout.expand(d_var), layout.expand(w_var)),
+        _ratio(d_gate, w_gate) if layout.n_gate_values else None,
+    )
+
+
 class GradientStats:
     """Accumulators for one epoch's gradient statistics, kept on the device."""
 
-    FIELDS = ("pre_sum", "pre_max", "post_sum", "post_max", "clipped")
-    GATE_FIELDS = ("gate_pre_sum", "gate_pre_max", "gate_post_sum", "gate_post_max")
+    FIELDS = ("pre_sum", "pre_max", "pre_first", "post_sum", "post_max", "clipped", "upd_sum", "upd_max")
+    GATE_FIELDS = ("gate_pre_sum", "gate_pre_max", "gate_post_sum", "gate_post_max", "gate_upd_sum", "gate_upd_max")
 
     def __init__(self, layout: VariableLayout):
         self.layout = layout
@@ -92,10 +172,6 @@ class GradientStats:
     def update(self, pre_sq, post_sq, gate_pre_sq, gate_post_sq, clipped, nonfinite, loss, batch):
         """In-graph: add one step's numbers. Max fields treat a non-finite norm as +inf."""
         a = self.acc
-
-        def finite_or_inf(x):
-            return tf.where(tf.math.is_finite(x), x, tf.fill(tf.shape(x), np.float32(np.inf)))
-
         groups = [("", pre_sq, post_sq)]
         if self.layout.n_gate_values:
             groups.append(("gate_", gate_pre_sq, gate_post_sq))
@@ -104,36 +180,53 @@ class GradientStats:
                 norm = tf.sqrt(sq)
                 a[f"{prefix}{kind}_sum"].assign_add(norm)
                 a[f"{prefix}{kind}_max"].assign(tf.maximum(a[f"{prefix}{kind}_max"], finite_or_inf(norm)))
+                if not prefix and kind == "pre":  # the epoch's first step: where the gradient started
+                    a["pre_first"].assign(tf.where(a["steps"][0] > 0, a["pre_first"], norm))
         a["clipped"].assign_add(clipped)
         a["nonfinite"].assign_add(nonfinite)
+        self.add_loss(loss, batch)
+
+    def add_loss(self, loss, batch) -> None:
+        """In-graph: add one step's loss (weighted by its samples) and count the step."""
+        a = self.acc
         a["loss_sum"].assign_add(tf.reshape(loss * batch, [1]))
         a["samples"].assign_add(tf.reshape(batch, [1]))
         a["steps"].assign_add(tf.ones([1]))
+
+    def add_update(self, ratio, gate_ratio) -> None:
+        """In-graph: add one step's applied update ||ΔW_step|| / ||W|| per unit and gate."""
+        a = self.acc
+        a["upd_sum"].assign_add(ratio)
+        a["upd_max"].assign(tf.maximum(a["upd_max"], finite_or_inf(ratio)))
+        if self.layout.n_gate_values:
+            a["gate_upd_sum"].assign_add(gate_ratio)
+            a["gate_upd_max"].assign(tf.maximum(a["gate_upd_max"], finite_or_inf(gate_ratio)))
 
     def read_and_reset(self) -> dict[str, np.ndarray]:
         """The epoch's accumulated numbers (one device->host transfer), and zero them."""
         return {k: v.numpy() for k, v in self._read_and_reset().items()}
 
 
-def accumulate_step(stats, layout, grads, squares, var_sq, clipped, flags, loss, batch):
+def accumulate_step(stats, layout, grads, clipped, flags, loss, batch, pre=None, post=None) -> None:
     """In-graph: add one step's pre- and post-clip numbers to ``stats``.
 
-    Shared by :func:`make_train_step` and by :class:`lstm_widgets.watch.Monitor`, which
+    Shared by :func:`make_train_step` and by the optimizer hook behind ``watch()``, which
     calls it from inside a Keras optimizer's own clipping.
 
     Args:
         stats: The GradientStats to add to.
         layout: The VariableLayout the gradients follow (one per variable, in order).
         grads: Pre-clip gradient tensors.
-        squares: Their element-wise squares.
-        var_sq: Their squared norms, a vector.
         clipped: Post-clip gradient tensors.
         flags: bool per variable: did clipping change its gradient this step.
         loss: The step's loss (0 when unknown).
         batch: The step's samples, float32 (0 when unknown).
+        pre, post: ``(var_sq, gate_sq)`` of the pre- and post-clip gradients when the
+            caller has them already (:meth:`VariableLayout.sums`, :func:`clip_with_sums`).
+            Defaults to None: computed here.
     """
-    post_squares = [tf.square(g) for g in clipped]
-    post_var_sq = tf.stack([tf.reduce_sum(s) for s in post_squares])
+    var_sq, gate_sq = pre if pre is not None else layout.sums(grads)
+    post_var_sq, post_gate_sq = post if post is not None else layout.sums(clipped)
     flags_f = tf.cast(flags, tf.float32)
     unit_flags = tf.concat(
         [
@@ -147,7 +240,7 @@ def accumulate_step(stats, layout, grads, squares, var_sq, clipped, flags, loss,
     # proves there are none, so count only when one is not finite.
     nonfinite = tf.cond(
         tf.reduce_all(tf.math.is_finite(var_sq)),
-        lambda: tf.zeros([len(grads)], tf.float32),
+        lambda: tf.zeros([layout.n_vars], tf.float32),
         lambda: tf.stack(
             [tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(g)), tf.float32)) for g in grads]
         ),
@@ -155,8 +248,8 @@ def accumulate_step(stats, layout, grads, squares, var_sq, clipped, flags, loss,
     stats.update(
         layout.expand(var_sq),
         layout.expand(post_var_sq),
-        layout.gate_sq(squares),
-        layout.gate_sq(post_squares),
+        gate_sq,
+        post_gate_sq,
         unit_flags,
         nonfinite,
         loss,
@@ -164,10 +257,14 @@ def accumulate_step(stats, layout, grads, squares, var_sq, clipped, flags, loss,
     )
 
 
-def make_train_step(model, optimizer, loss_fn, layout, stats, X, Y, clip_mode, clip_threshold):
+def make_train_step(model, optimizer, loss_fn, layout, stats, X, Y, clip_mode, clip_threshold,
+                    instruments: bool = True):
     """A compiled ``step(idx)``: one batch ``X[idx], Y[idx]`` forward and backward, clip,
     apply, and accumulate the statistics. X and Y are tf.Variables holding the (scaled)
-    training data on the device, so a rescale swaps their values without a retrace."""
+    training data on the device, so a rescale swaps their values without a retrace.
+
+    With ``instruments=False`` the same step accumulates only the loss: the bare loop
+    ``benchmarks/overhead.py`` measures the statistics' cost against."""
     tvars = layout.variables
     optimizer.build(tvars)
 
@@ -180,13 +277,17 @@ def make_train_step(model, optimizer, loss_fn, layout, stats, X, Y, clip_mode, c
             loss = loss_fn(y, pred)
         grads = tape.gradient(loss, tvars)
         grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, tvars)]
-        squares = [tf.square(g) for g in grads]
-        var_sq = tf.stack([tf.reduce_sum(s) for s in squares])
-        clipped, flags = clip_gradients(grads, var_sq, clip_mode, clip_threshold)
+        if not instruments:
+            var_sq = tf.stack([tf.reduce_sum(tf.square(g)) for g in grads])
+            clipped, _ = clip_gradients(grads, var_sq, clip_mode, clip_threshold)
+            optimizer.apply(clipped, tvars)
+            stats.add_loss(loss, tf.cast(tf.shape(idx)[0], tf.float32))
+            return
+        pre = layout.sums(grads)
+        clipped, flags, post = clip_with_sums(grads, pre, layout, clip_mode, clip_threshold)
+        before = [tf.identity(v) for v in tvars]
         optimizer.apply(clipped, tvars)
-        accumulate_step(
-            stats, layout, grads, squares, var_sq, clipped, flags,
-            loss, tf.cast(tf.shape(idx)[0], tf.float32),
-        )
+        accumulate_update(stats, layout, before, [tf.identity(v) for v in tvars])
+        accumulate_step(stats, layout, grads, clipped, flags, loss, tf.cast(tf.shape(idx)[0], tf.float32), pre, post)
 
     return step

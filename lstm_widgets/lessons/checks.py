@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..data import DATASETS
+from ..data import DATASETS, SERIES
 from ..diagnosis import thresholds as T
 from ..diagnosis.finding import fmt
-from ..diagnosis.stats import feature_rms, finite, gradient_reach, mean_baseline, per_step_ratio
+from ..diagnosis.stats import feature_rms, finite, gradient_reach, mean_baseline, step_ratio
 from ._run import (
     begin,
     beats_mean,
@@ -144,8 +144,7 @@ def check_learning_rate(lab: Any) -> CheckResult:
     lr = float(run.settings.learning_rate or 1e-3)
     opt = (run.settings.optimizer or "adam")
     ratios = [
-        per_step_ratio(r.value("update_ratio"), r.steps) for r in run.records[1:] or run.records
-        if finite(r.units.get("update_ratio", {}).get("global"))
+        step_ratio(r) for r in run.records[1:] or run.records if finite(step_ratio(r))
     ]
     med = float(np.median(ratios)) if ratios else math.nan
     low = T.UPDATE_RATIO_LOW
@@ -236,7 +235,7 @@ def check_scaling(lab: Any, baseline: Any = None) -> CheckResult:
     ] or [u for u in last.units.get("update_ratio", {}) if "/" not in u and u != "global"][:1]
     layer_ratios = {
         l: float(np.median([
-            per_step_ratio(r.units.get("update_ratio", {}).get(l, math.nan), r.steps) for r in recent
+            step_ratio(r, l) for r in recent
         ]))
         for l in rec_layers
     }
@@ -433,7 +432,7 @@ def check_own_data(lab: Any) -> CheckResult:
             f"lab must be a Lab or a Trainer (predictions are needed); got {type(lab).__name__}."
         )
     data = run.data
-    builtin = "dataset" in (data.info or {}) and data.name in DATASETS
+    builtin = "dataset" in (data.info or {}) and (data.name in DATASETS or data.name in SERIES)
     criteria = [
         Criterion(
             "The data is your own (not a built-in dataset)",

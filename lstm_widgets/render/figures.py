@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 
+from ..diagnosis.stats import step_ratio
 from ..diagnosis.thresholds import HEALTHY_BAND
 from ..downsample import keep_indices
 from ..history import History, merge_markers
@@ -171,10 +172,15 @@ def gradient_figure(history: History, run_id=None, layers=None):
 
 
 def update_figure(history: History, run_id=None, layers=None):
-    """The update ratio ||ΔW|| / ||W|| per layer, with the healthy band shaded."""
+    """The update each step applied, ||ΔW_step|| / ||W|| per layer (mean over each epoch's
+    steps), with the healthy band shaded: the numbers the diagnosis judges."""
     fig, ax = _figure()
     layers = _layers_or_global(history, layers)[:_MAX_LINES]
-    x, ys = _series(history, run_id, [("update_ratio", layer) for layer in layers])
+    recs = history.run(run_id)
+    raw = [np.array([step_ratio(r, layer) for r in recs], dtype=float) for layer in layers]
+    keep = keep_indices(raw) if raw else np.arange(len(recs))
+    x = np.array([r.epoch for r in recs], dtype=float)[keep]
+    ys = [y[keep] for y in raw]
     if not any(np.isfinite(_positive(y)).any() for y in ys):
         _empty(ax, "no update ratio recorded")
         return fig
@@ -184,7 +190,7 @@ def update_figure(history: History, run_id=None, layers=None):
                 color="#2ca02c", fontsize=8)
     for i, (layer, y) in enumerate(zip(layers, ys)):
         ax.plot(x, _positive(y), color=PALETTE[i % len(PALETTE)], lw=1.8, label=layer)
-    _finish(ax, history, run_id, "update ratio", "Update ratio ‖ΔW‖ / ‖W‖ per layer (healthy band shaded)")
+    _finish(ax, history, run_id, "‖ΔW‖ / ‖W‖ per step", "Update per step, per layer (healthy band shaded)")
     return fig
 
 
@@ -223,9 +229,10 @@ def gate_figures(history: History, run_id=None) -> list:
         _bars(f"Gradient norm per gate{ep}",
               [(var, {g: d.get("grad_pre_mean", math.nan) for g, d in per.items()}) for var, per in items],
               "mean ‖g‖ (log)"),
-        _bars(f"Update ratio per gate{ep}",
-              [(var, {g: d.get("update_ratio", math.nan) for g, d in per.items()}) for var, per in items],
-              "‖ΔW‖ / ‖W‖ (log)"),
+        _bars(f"Update per step per gate{ep}",
+              [(var, {g: d.get("step_ratio_mean", d.get("update_ratio", math.nan)) for g, d in per.items()})
+               for var, per in items],
+              "‖ΔW‖ / ‖W‖ per step (log)"),
     ]
 
 

@@ -34,6 +34,8 @@ _LABELS = {
     "weight_norm": "||W||",
     "delta_norm": "||ΔW|| per epoch",
     "update_ratio": "update ratio ||ΔW||/||W|| per epoch",
+    "step_ratio_mean": "update per step ||ΔW||/||W|| (mean over the epoch)",
+    "step_ratio_max": "largest update of a step ||ΔW||/||W||",
     "grad_through_time": "||∂L/∂x_t|| (last epoch)",
 }
 

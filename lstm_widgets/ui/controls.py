@@ -54,6 +54,8 @@ TOOLTIPS.update({
     "restart": "Start a fresh run from the initial weights with a fresh optimizer, applying model changes.",
     "keep": "Pin the finished run as faded lines, so the next run is seen against it.",
     "clear": "Remove the kept runs' faded lines.",
+    "checks": "Check a fresh copy of the model: is the loss at initialisation as expected, and can it fit one "
+    "small batch? Tells weights that cannot move from weights that move to no use. Your run is not touched.",
 })
 
 #: How each slider reads out its value (presentation only; the bounds are in the table).
@@ -108,8 +110,8 @@ class ControlPanel:
         lr_text: The exact learning-rate box (class ``lw-lr-text``), kept in step with
             the slider ``settings["learning_rate"]``.
         train_button, pause_button, stop_button, restart_button, keep_button,
-        clear_button: The buttons (classes ``lw-train``, ``lw-pause``, ``lw-stop``,
-            ``lw-restart``, ``lw-keep``, ``lw-clear-kept``).
+        clear_button, checks_button: The buttons (classes ``lw-train``, ``lw-pause``,
+            ``lw-stop``, ``lw-restart``, ``lw-keep``, ``lw-clear-kept``, ``lw-first-checks``).
         progress, progress_text, status, restart_note: Read-outs (``lw-progress``,
             ``lw-progress-text``, ``lw-status``, ``lw-restart-note``).
     """
@@ -146,6 +148,7 @@ class ControlPanel:
         self.restart_button = button("Restart", "lw-restart", TOOLTIPS["restart"], "refresh", "warning")
         self.keep_button = button("Keep run", "lw-keep", TOOLTIPS["keep"], "thumb-tack")
         self.clear_button = button("Clear kept", "lw-clear-kept", TOOLTIPS["clear"], "eraser")
+        self.checks_button = button("First checks", "lw-first-checks", TOOLTIPS["checks"], "stethoscope")
 
         self.progress = IntProgress(value=0, min=0, max=config.epochs, layout=Layout(width="285px"))
         self.progress.add_class("lw-progress")
@@ -173,7 +176,8 @@ class ControlPanel:
                 HBox([self.train_button, self.pause_button, self.stop_button, self.restart_button],
                      layout=Layout(flex_flow="row wrap", width="290px")),
                 self.progress, self.progress_text, self.status,
-                HBox([self.keep_button, self.clear_button]),
+                HBox([self.keep_button, self.clear_button], layout=Layout(flex_flow="row wrap", width="290px")),
+                self.checks_button,
                 header("Model (needs Restart)"),
                 *model, self.restart_note,
             ],

@@ -60,10 +60,10 @@ import time
 from collections import deque
 from typing import Any
 
-from ipywidgets import Box, HBox, Layout, VBox
+from ipywidgets import HTML, Box, HBox, Layout, VBox
 
 from ..config import ARCHITECTURE_FIELDS, TrainConfig
-from ..data import DATASETS, SequenceData, load_dataset
+from ..data import DATASETS, SERIES, SequenceData, load_dataset
 from ..diagnosis import CachedDiagnosis
 from .controls import ControlPanel
 from .panels import (
@@ -84,6 +84,7 @@ LAB_DATASET_DEFAULTS = {
     "adding": {"n_samples": 1024, "seq_len": 40},
     "sine": {"n_samples": 1024, "seq_len": 40},
     "multiscale": {"n_samples": 1024, "seq_len": 30},
+    "echo": {"n_samples": 1024, "seq_len": 40},
 }
 #: Most runs kept as overlays at once (the oldest is dropped).
 MAX_KEPT = 3
@@ -115,9 +116,9 @@ def _load_data(dataset: Any, data: Any, options: dict | None) -> SequenceData:
         return data
     if isinstance(dataset, SequenceData):
         return dataset
-    if not isinstance(dataset, str) or dataset.lower() not in DATASETS:
+    if not isinstance(dataset, str) or (dataset.lower() not in DATASETS and dataset.lower() not in SERIES):
         raise ValueError(
-            f"dataset must be one of {', '.join(map(repr, DATASETS))}; got {dataset!r}. "
+            f"dataset must be one of {', '.join(map(repr, list(DATASETS) + list(SERIES)))}; got {dataset!r}. "
             f"For your own arrays pass data=SequenceData(X_train, y_train, X_val, y_val)."
         )
     options = dict(options or {})
@@ -174,8 +175,10 @@ class Lab:
         self.panels = make_panels()
         self.diagnosis_panel = DiagnosisPanel(lambda h: self._diagnosis(h), on_apply=self._apply_finding)
         self.code_view = CodeView()
+        self.checks_view = HTML(layout=Layout(width="400px"))
+        self.checks_view.add_class("lw-first-checks-view")
         grid = Box(
-            [p.widget for p in self.panels.values()] + [self.diagnosis_panel.widget],
+            [p.widget for p in self.panels.values()] + [VBox([self.diagnosis_panel.widget, self.checks_view])],
             layout=Layout(display="flex", flex_flow="row wrap", align_items="flex-start", flex="1 1 auto",
                           grid_gap="4px"),
         )
@@ -191,6 +194,7 @@ class Lab:
         c.restart_button.on_click(lambda _b: self._safely(self.restart))
         c.keep_button.on_click(lambda _b: self._safely(self.keep_run))
         c.clear_button.on_click(lambda _b: self._safely(self.clear_kept))
+        c.checks_button.on_click(lambda _b: self._safely(lambda: self.first_checks(wait=False)))
         self.trainer.on_epoch(self._on_epoch)
         self.trainer.on_state(self._on_state)
         self.trainer.on_change(self._on_change)
@@ -300,6 +304,47 @@ class Lab:
             self.resume()
         else:
             self.pause()
+
+    def first_checks(self, wait: bool = True, **options):
+        """The first checks for the settings in force (pending ones included), on a fresh
+        copy of the model: the loss at initialisation against its expected value, and
+        whether one small batch can be fitted. The run itself is not touched.
+
+        Args:
+            wait: Block and return the result (headless notebooks, scripts); with False it
+                runs in the background and the result appears below the diagnosis.
+                Defaults to True.
+            **options: ``batch_size`` and ``steps`` for
+                :func:`lstm_widgets.engine.first_checks.first_checks`.
+
+        Returns:
+            The FirstChecks with ``wait``; None otherwise.
+        """
+        from ..engine.first_checks import first_checks
+
+        config, data = self.trainer.wanted, self.data
+
+        def run():
+            self._show_checks("<i>First checks running on a fresh copy of the model…</i>")
+            try:
+                result = first_checks(config, data, **options)
+            except Exception as exc:  # shown, never lost in a thread
+                self._show_checks(f"<b>First checks failed:</b> {html.escape(f'{type(exc).__name__}: {exc}')}")
+                if wait:
+                    raise
+                return None
+            self._show_checks(result._repr_html_())
+            return result
+
+        if wait:
+            return run()
+        threading.Thread(target=run, name="lstm_widgets-first-checks", daemon=True).start()
+        return None
+
+    def _show_checks(self, value: str) -> None:
+        with self._lock:
+            if self.checks_view.value != value:
+                self.checks_view.value = value
 
     def report(self, path, title: str = "LSTM training report") -> str:
         """Write a self-contained HTML report (settings, code, every panel, findings)."""

@@ -18,6 +18,7 @@ STRUCTURE = ModelStructure(
     gated={v: ["i", "f", "c", "o"] for v in VARIABLES[:3]}, timesteps=20, features=["a", "b"], dataset="synthetic",
 )
 SETTINGS = RunSettings.from_config(__import__("lstm_widgets").TrainConfig())
+SGD = RunSettings.from_config(__import__("lstm_widgets").TrainConfig(optimizer="sgd", learning_rate=0.01))
 
 
 def record(epoch: int, *, loss: float = 1.0, val_loss: float | None = None, steps: int = 9,
@@ -25,22 +26,27 @@ def record(epoch: int, *, loss: float = 1.0, val_loss: float | None = None, step
            grad_max: float | None = None, post: float | None = None, clip_fraction: float = 0.0,
            var_grad_max: float | None = None, gates: dict | None = None, grad_through_time=None,
            input_rms=(1.0, 1.0), saturation: dict | None = None, status: str = "ok",
-           settings: RunSettings | None = None, nonfinite: int = 0, run_id: int = 1) -> EpochRecord:
+           settings: RunSettings | None = None, nonfinite: int = 0, run_id: int = 1,
+           baseline: float | None = None, persistence: float | None = None) -> EpochRecord:
     """One epoch with the given measures; everything else is unremarkable.
 
-    ``step_ratio`` is the per-step update ratio (the record stores the per-epoch one,
-    step_ratio * sqrt(steps), as the recorder does today); ``layer_step_ratio`` overrides it
-    per layer; ``grad`` is the mean pre-clip norm of every unit, ``grad_max`` its largest
-    step (default 2x), ``post`` the mean post-clip norm (default = grad).
+    ``step_ratio`` is the measured update per step (mean over the epoch; the largest step
+    is 1.5x it; the per-epoch ratio is step_ratio * sqrt(steps)); ``layer_step_ratio``
+    overrides it per layer; ``grad`` is the mean pre-clip norm of every unit, ``grad_max``
+    its largest step (default 2x), ``post`` the mean post-clip norm (default = grad);
+    ``baseline`` / ``persistence`` are the losses of no learning on the validation split
+    (``val_loss`` is compared with them).
     """
     grad_max = 2 * grad if grad_max is None else grad_max
     post = grad if post is None else post
     units_names = VARIABLES + LAYERS + ["global"]
     per_layer = {"lstm_1": step_ratio, "output": step_ratio, **(layer_step_ratio or {})}
 
+    def step_of(u):
+        return per_layer.get(u, per_layer.get(u.split("/")[0], step_ratio))
+
     def ratio_of(u):
-        r = per_layer.get(u, per_layer.get(u.split("/")[0], step_ratio))
-        return r * math.sqrt(steps)
+        return step_of(u) * math.sqrt(steps)
 
     units = {
         "grad_pre_mean": {u: grad for u in units_names},
@@ -52,9 +58,12 @@ def record(epoch: int, *, loss: float = 1.0, val_loss: float | None = None, step
         "weight_norm": {u: 1.0 for u in units_names},
         "delta_norm": {u: ratio_of(u) for u in units_names},
         "update_ratio": {u: ratio_of(u) for u in units_names},
+        "step_ratio_mean": {u: step_of(u) for u in units_names},
+        "step_ratio_max": {u: 1.5 * step_of(u) for u in units_names},
     }
     gates = gates if gates is not None else {
-        v: {g: {"grad_pre_mean": grad, "update_ratio": ratio_of(v), "delta_norm": ratio_of(v), "weight_norm": 1.0}
+        v: {g: {"grad_pre_mean": grad, "update_ratio": ratio_of(v), "delta_norm": ratio_of(v), "weight_norm": 1.0,
+                "step_ratio_mean": step_of(v), "step_ratio_max": 1.5 * step_of(v)}
             for g in "ifco"} for v in VARIABLES[:3]
     }
     gtt = list(np.geomspace(0.5, 1.0, 20)) if grad_through_time is None else list(grad_through_time)
@@ -64,6 +73,7 @@ def record(epoch: int, *, loss: float = 1.0, val_loss: float | None = None, step
         run_id=run_id, epoch=epoch, loss=loss, val_loss=val_loss, time_s=0.1, steps=steps, status=status,
         settings=settings or SETTINGS, units=units, nonfinite={v: nonfinite for v in VARIABLES}, gates=gates,
         grad_through_time=gtt, gate_saturation=saturation or {g: 0.0 for g in "ifco"}, input_stats=stats,
+        baseline_loss=baseline, persistence_loss=persistence, baseline_split="val" if baseline is not None else "",
     )
 
 

@@ -9,6 +9,7 @@ symptoms). Nothing else needs to change.
 from __future__ import annotations
 
 from . import (
+    behind_persistence,
     clipping_no_effect,
     clipping_too_tight,
     exploding,
@@ -18,8 +19,8 @@ from . import (
     stalled,
     unscaled_inputs,
     unscaled_target,
+    not_learning,
     vanishing,
-    worse_than_mean,
 )
 
 __all__ = ["RULES"]
@@ -35,6 +36,7 @@ RULES = (
     vanishing,
     lr_too_low,
     stalled,
-    worse_than_mean,
+    not_learning,
+    behind_persistence,
     clipping_no_effect,
 )

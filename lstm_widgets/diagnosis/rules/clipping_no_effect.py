@@ -22,17 +22,18 @@ def check(ctx) -> list[Finding]:
         largest = max(unit(r, "grad_pre_max") for r in window)
     if not (all(finite(f) and f == 0 for f in fracs) and finite(largest) and largest < threshold / T.CLIP_FAR_ABOVE):
         return []
-    new = nice(max(5 * largest, 1e-6))
     return [Finding(
         CODE, "info", "Gradient clipping never engages",
-        "The clip threshold is far above every gradient norm seen, so no step was "
-        "clipped: clipping costs nothing here but would not protect against a "
-        "sudden explosion either. Training itself is not hurt by this.",
+        "The clip threshold is far above every gradient norm seen, so no step was clipped: "
+        "clipping changes nothing in this run. It still caps a sudden explosion far above "
+        "the usual norms; a threshold a few times the largest norm seen would also catch "
+        "smaller spikes. Training itself is not hurt by this.",
         [
             f"{mode} at {threshold:g}: no step clipped in {epochs_text(window)}.",
             f"Largest pre-clip norm seen: {fmt(largest)} ({threshold / largest:.3g}x below the threshold).",
         ],
-        {"clipping": mode, "clip_threshold": threshold, "largest_pre_norm": largest},
-        {"clip_threshold": new},
-        f"Lower the threshold to {new:g}, a few times the largest norm seen, so it catches spikes.",
+        {"clipping": mode, "clip_threshold": threshold, "largest_pre_norm": largest,
+         "suggested_threshold": nice(max(5 * largest, 1e-6))},
+        {},
+        "",
     )]

@@ -15,22 +15,54 @@ from ..stats import finite, nice, num, unit
 CODE = "exploding_gradients"
 
 
+def _run_growth(ctx) -> tuple[float, float, float, int]:
+    """(largest pre-clip step norm since the last change / the norm it started from, the
+    start, the largest, the epoch of the largest); a largest that is not finite counts as
+    infinite growth. The start is the first step's norm (older records: the first epoch's
+    mean)."""
+    since = ctx.since
+    if not since:
+        return math.nan, math.nan, math.nan, 0
+    first = since[0]
+    start = first.units.get("grad_pre_first", {}).get("global")
+    if not (finite(start) and start > 0):
+        start = unit(first, "grad_pre_mean")
+    largest, at = -1.0, 0
+    for r in since:
+        x = r.units.get("grad_pre_max", {}).get("global", math.nan)
+        x = math.inf if x is None or not finite(x) else float(x)
+        if x > largest:
+            largest, at = x, r.epoch
+    if not (finite(start) and start > 0):
+        return math.nan, start, largest, at
+    return largest / start, start, largest, at
+
+
 def check(ctx) -> list[Finding]:
+    run_growth, start, largest, at = _run_growth(ctx)
     recs = [r for r in ctx.window if finite(unit(r, "grad_pre_mean")) and unit(r, "grad_pre_mean") > 0]
-    if not recs:
+    if not recs and not (run_growth >= T.EXPLODE_GROWTH):
         return []
     means = [unit(r, "grad_pre_mean") for r in recs]
     growth = means[-1] / min(means[:-1]) if len(recs) >= 2 else math.nan
+    typical = float(np.median(means)) if means else math.nan
     spikes = []
-    for r, m in zip(recs, means):
+    for r in recs:
         mx = unit(r, "grad_pre_max")
-        if finite(mx) and mx / m >= T.EXPLODE_SPIKE:
-            spikes.append((r.epoch, mx / m, mx))
+        if finite(mx) and mx / typical >= T.EXPLODE_SPIKE:
+            spikes.append((r.epoch, mx / typical, mx))
     grown = finite(growth) and growth >= T.EXPLODE_GROWTH
-    if not grown and len(spikes) < 2:
+    run_grown = run_growth >= T.EXPLODE_GROWTH  # inf counts: the gradient itself overflowed
+    if not grown and not run_grown and len(spikes) < T.EXPLODE_SPIKES:
         return []
     clipping = ctx.clipping
     evidence = []
+    if run_grown:
+        evidence.append(
+            f"The pre-clip gradient norm started at {fmt(start)} (the first step) and reached "
+            + (f"{fmt(largest)} in epoch {at}, {run_growth:.3g}x." if finite(largest) else
+               f"infinity (it overflowed) in epoch {at}.")
+        )
     if grown:
         i_min = int(np.argmin(means[:-1]))
         evidence.append(
@@ -38,8 +70,9 @@ def check(ctx) -> list[Finding]:
             f"(epoch {recs[i_min].epoch}) to {fmt(means[-1])} (epoch {recs[-1].epoch})."
         )
     for ep, ratio, mx in spikes[:3]:
-        evidence.append(f"Epoch {ep}: one step's gradient norm {fmt(mx)} was {ratio:.3g}x the epoch's mean.")
-    last = recs[-1]
+        evidence.append(f"Epoch {ep}: one step's gradient norm {fmt(mx)} was {ratio:.3g}x the typical mean norm "
+                        f"{fmt(typical)} of the judged epochs.")
+    last = recs[-1] if recs else ctx.since[-1]
     worst = max(
         (u for u in last.units.get("grad_pre_max", {}) if u != "global"),
         key=lambda u: unit(last, "grad_pre_max", u) if finite(unit(last, "grad_pre_max", u)) else -1,
@@ -51,18 +84,32 @@ def check(ctx) -> list[Finding]:
         )
     lr = ctx.learning_rate
     patch: dict[str, Any] = {}
-    if clipping == "none":
-        patch.update({"clipping": "clipnorm", "clip_threshold": 1.0})
-    elif ctx.clip_threshold > 1.0:
-        patch["clip_threshold"] = 1.0
-    if lr >= 10 * TYPICAL_LR.get(ctx.optimizer, 1e-3) or not patch:
+    if ctx.adaptive:
+        # The step m/sqrt(v) is about the learning rate whatever the gradient's size, so a
+        # lower clip threshold would not shorten it; a lower learning rate does. A clip (if
+        # none) keeps one huge gradient from inflating the moment estimates for long.
         patch["learning_rate"] = nice(lr / 10)
-    hidden = (" Clipping is on, so the steps taken are bounded, but the pre-clip norms show the "
-              "explosion it is hiding." if clipping != "none" else "")
-    fix = "Clip each gradient at norm 1" if "clipping" in patch else (
-        "Lower the clip threshold to 1" if "clip_threshold" in patch else "")
-    if "learning_rate" in patch:
-        fix = (fix + " and lower" if fix else "Lower") + f" the learning rate to {patch['learning_rate']:g}"
+        if clipping == "none":
+            patch.update({"clipping": "clipnorm", "clip_threshold": 1.0})
+        fix = f"Lower the learning rate to {patch['learning_rate']:g}" + (
+            " and clip each gradient at norm 1, so a single huge gradient cannot corrupt the optimizer's "
+            "moment estimates" if "clipping" in patch else "")
+        hidden = (" With Adam, RMSprop or Nadam clipping does not bound the step (it is about the learning "
+                  "rate whatever the gradient's size): the learning rate does." if clipping != "none" else "")
+    else:
+        if clipping == "none":
+            patch.update({"clipping": "clipnorm", "clip_threshold": 1.0})
+        elif ctx.clip_threshold > 1.0:
+            patch["clip_threshold"] = 1.0
+        if lr >= 10 * TYPICAL_LR.get(ctx.optimizer, 1e-3) or not patch:
+            patch["learning_rate"] = nice(lr / 10)
+        fix = "Clip each gradient at norm 1" if "clipping" in patch else (
+            "Lower the clip threshold to 1" if "clip_threshold" in patch else "")
+        if "learning_rate" in patch:
+            fix = (fix + " and lower" if fix else "Lower") + f" the learning rate to {patch['learning_rate']:g}"
+        hidden = (" Clipping is on, so the steps taken are bounded (at most the learning rate times the "
+                  "threshold), but the pre-clip norms show the explosion it is holding back."
+                  if clipping != "none" else "")
     return [Finding(
         CODE, "problem", "Exploding gradients",
         "Gradient norms grow by orders of magnitude (or single steps jump far above the "
@@ -73,7 +120,7 @@ def check(ctx) -> list[Finding]:
         {
             "epochs": [r.epoch for r in recs], "grad_pre_mean": means,
             "grad_pre_max": [unit(r, "grad_pre_max") for r in recs],
-            "growth": num(growth), "spikes": [[e, float(x)] for e, x, _ in spikes],
+            "growth": num(growth), "run_growth": num(run_growth), "spikes": [[e, float(x)] for e, x, _ in spikes],
         },
         patch,
         fix + ".",

@@ -41,7 +41,7 @@ def check(ctx) -> list[Finding]:
     patch: dict[str, Any] = {"learning_rate": nice(lr / 10)}
     if ctx.clipping == "none":
         patch.update({"clipping": "clipnorm", "clip_threshold": 1.0})
-    elif ctx.clip_threshold > 1.0:
+    elif ctx.clip_threshold > 1.0 and not ctx.adaptive:  # Adam's step is not shortened by a lower threshold
         patch["clip_threshold"] = 1.0
     return [Finding(
         CODE, "problem", "Training diverged: NaN or infinite numbers",
@@ -55,6 +55,6 @@ def check(ctx) -> list[Finding]:
             "nonfinite": nf, "learning_rate": lr, "clipping": ctx.settings.clipping,
         },
         patch,
-        f"Restart with the learning rate 10x lower ({patch['learning_rate']:g}) and gradient "
-        f"clipping at norm {patch.get('clip_threshold', ctx.settings.clip_threshold)}.",
+        f"Restart with the learning rate 10x lower ({patch['learning_rate']:g})"
+        + (f" and gradient clipping at norm {patch['clip_threshold']:g}." if "clip_threshold" in patch else "."),
     )]

@@ -4,38 +4,15 @@ from __future__ import annotations
 
 from .. import thresholds as T
 from ..finding import Finding, epochs_text, fmt
-from ..stats import feature_rms, finite, median, num, raw_feature_rms
+from ..stats import finite, median, num, raw_feature_rms
 
 CODE = "unscaled_inputs"
-
-
-def feature_scales(ctx) -> tuple[list[str], list[float], str]:
-    """(names, RMS per feature, source) of the inputs the model sees."""
-    rec = ctx.finite_window[-1]
-    data = ctx.data
-    stats_ = rec.input_stats or {}
-    if stats_.get("mean") and stats_.get("std"):
-        rms = feature_rms(stats_)
-        source = "scaled training inputs (input_stats)"
-    elif data is not None and ctx.settings.scaler == "none":
-        rms = raw_feature_rms(data.X_train)
-        source = "raw training inputs"
-    else:
-        return [], [], ""
-    names = None
-    if data is not None and getattr(data, "feature_names", None):
-        names = [str(n) for n in data.feature_names]
-    elif ctx.structure.features:
-        names = [str(n) for n in ctx.structure.features]
-    if not names or len(names) != len(rms):
-        names = [f"x{i}" for i in range(len(rms))]
-    return names, rms, source
 
 
 def check(ctx) -> list[Finding]:
     if not ctx.finite_window:
         return []
-    names, rms, source = feature_scales(ctx)
+    names, rms, source = ctx.feature_scales
     live = [x for x in rms if finite(x) and x > 1e-12]
     if not live:
         return []

@@ -41,7 +41,7 @@ class GatePanel(Panel):
             height=140, tooltip=self.TOOLTIP,
         )
         self.ratio_figure = figure(
-            "Update ratio per gate (latest epoch)", [self.ratio_bars],
+            "Update per step per gate (latest epoch)", [self.ratio_bars],
             [Axis(scale=self.x_scale), log_axis(self.ratio_scale, label="‖ΔW‖/‖W‖")],
             height=140, tooltip=self.TOOLTIP,
         )
@@ -70,7 +70,7 @@ class GatePanel(Panel):
                 for row, kind in enumerate(("kernel", "recurrent_kernel")):
                     vals = rec.gates.get(kern.get(kind, ""), {}).get(g, {})
                     grad[row].append(vals.get("grad_pre_mean", math.nan))
-                    ratio[row].append(vals.get("update_ratio", math.nan))
+                    ratio[row].append(vals.get("step_ratio_mean", vals.get("update_ratio", math.nan)))
         g = positive(grad)
         r = positive(ratio)
         glo, ghi = decades(g)
@@ -92,4 +92,4 @@ class GatePanel(Panel):
         title = f"Gradient norm per gate, epoch {rec.epoch}"
         if self.figure.title != title:
             self.figure.title = title
-            self.ratio_figure.title = f"Update ratio per gate, epoch {rec.epoch}"
+            self.ratio_figure.title = f"Update per step per gate, epoch {rec.epoch}"

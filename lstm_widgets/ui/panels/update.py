@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from bqplot import Label, Lines
 
+from ...diagnosis.stats import step_ratio
 from ...diagnosis.thresholds import HEALTHY_BAND
 from .base import BAND_COLOUR, F32, PALETTE, TimePanel, drawable, epoch_axis, figure, log_axis, positive
 
 
 class UpdateRatioPanel(TimePanel):
-    """Weight-update ratio ||ΔW||/||W|| per layer per epoch, with the healthy band."""
+    """The update each step applied, ||ΔW_step||/||W|| per layer (mean over each epoch's
+    steps, as measured in the train step), with the healthy band: the same per-step
+    numbers and band the diagnosis judges."""
 
     css_class = "lw-panel-update"
     y_default = (1e-6, 1.0)
     TOOLTIP = (
-        "How much each layer's weights moved in an epoch, relative to their size: "
-        "‖W_end − W_start‖ / ‖W_end‖. The green band {lo:g}..{hi:g} is a rule of thumb "
-        "around 1e-3 (per step it is often quoted as ~1e-3), not a law. Far below: the "
-        "layer is not learning; far above: it is being thrown around."
+        "How much each step moved each layer's weights, relative to their size: "
+        "‖ΔW_step‖ / ‖W‖, the mean over the epoch's steps. The green band {lo:g}..{hi:g} "
+        "lies around the rule of thumb of ~1e-3 per step, not a law; the diagnosis uses the "
+        "same numbers. Far below: the layer is not learning; far above: it is thrown around."
     ).format(lo=HEALTHY_BAND[0], hi=HEALTHY_BAND[1])
 
     def __init__(self) -> None:
@@ -40,7 +41,7 @@ class UpdateRatioPanel(TimePanel):
                            stroke_width=2, display_legend=True, visible=False)
         self._layers: list[str] = []
         self.figure = figure(
-            "Update ratio ‖ΔW‖/‖W‖ per layer per epoch",
+            "Update per step ‖ΔW‖/‖W‖ per layer (mean over the epoch)",
             [self.lines, self.overlay, self.band, self.band_label] + self.markers.marks,
             [epoch_axis(self.x_scale, label="epoch"), log_axis(self.y_scale, label="‖ΔW‖/‖W‖")],
             tooltip=self.TOOLTIP,
@@ -48,8 +49,7 @@ class UpdateRatioPanel(TimePanel):
         self._finish(self.figure)
 
     def _extract(self, r, structure):
-        ratio = r.units.get("update_ratio", {})
-        return [ratio.get(u, math.nan) for u in structure.layers]
+        return [step_ratio(r, u) for u in structure.layers]
 
     def _y_extra(self, x, rows):
         return [np.array(HEALTHY_BAND) * [0.1, 10.0]]
