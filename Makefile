@@ -10,8 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The `cpu` extra brings the small CPU-only TensorFlow (the package itself requires none:
+# see "Which TensorFlow" in the README); `test` brings pytest, nbclient and Playwright.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,cpu]"
 	touch $(STAMP)
 
 install: $(STAMP)

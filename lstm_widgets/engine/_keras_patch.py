@@ -16,6 +16,7 @@ release that changes them breaks one place, with one clear error
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -25,19 +26,65 @@ import numpy as np
 
 from ..config import OPTIMIZER_CLASSES
 from ..history import RunSettings
-from ._tf import keras, tf
+from ._tf import MIN_KERAS, keras, tf
 
-__all__ = ["HOOKED_METHODS", "UnsupportedKeras", "install", "clip_mode", "settings_of", "inner"]
+__all__ = ["HOOKED_METHODS", "HOOKED_SIGNATURES", "UnsupportedKeras", "check_optimizer", "install", "clip_mode", "settings_of", "inner"]
 
 log = logging.getLogger("lstm_widgets")
 
-#: The private Keras optimizer methods the hook wraps.
-HOOKED_METHODS = ("_clip_gradients", "_backend_apply_gradients")
+#: The private Keras optimizer methods the hook wraps, with the parameters it calls them with
+#: (Keras 3.12 to 3.15, the lowest declared and the newest tested: tests/test_keras_versions.py).
+HOOKED_SIGNATURES = {
+    "_clip_gradients": ("grads",),
+    "_backend_apply_gradients": ("grads", "trainable_variables"),
+}
+HOOKED_METHODS = tuple(HOOKED_SIGNATURES)
 _OUR_NAME = {cls: name for name, cls in OPTIMIZER_CLASSES.items()}
 
 
 class UnsupportedKeras(RuntimeError):
     """This Keras version's optimizer does not have the methods the hook wraps."""
+
+
+def _unsupported(problem: str) -> UnsupportedKeras:
+    version = keras.__version__
+    # An older Keras than this one: the minor release before it, or (for a break within the
+    # lowest declared minor release) the patch release before it.
+    major_minor = ".".join(version.split(".")[:2])
+    below = major_minor if _release(major_minor) > _release(MIN_KERAS) else version
+    hooked = ", ".join(f"{name}({', '.join(params)})" for name, params in HOOKED_SIGNATURES.items())
+    return UnsupportedKeras(
+        f"lstm_widgets.watch() cannot instrument keras {version}: {problem}. watch() wraps the "
+        f"private optimizer methods {hooked}, which this Keras changed. The Trainer and the Lab "
+        f"do not use them and keep working. For watch(), install a Keras lstm_widgets was "
+        f"tested with: pip install 'keras>={MIN_KERAS},<{below}'."
+    )
+
+
+def _release(version: str) -> tuple[int, ...]:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version).release
+    except InvalidVersion:
+        return ()
+
+
+def check_optimizer(optimizer) -> None:
+    """Raise :class:`UnsupportedKeras`, naming the installed Keras, when ``optimizer``
+    lacks a hooked method or one takes another number of parameters than the wrapper
+    passes on (the names may change; Keras passes them by position)."""
+    opt = inner(optimizer)
+    for name, params in HOOKED_SIGNATURES.items():
+        method = getattr(opt, name, None)
+        if not callable(method):
+            raise _unsupported(f"its optimizer ({type(opt).__name__}) has no {name}()")
+        try:
+            got = tuple(inspect.signature(method).parameters)
+        except (TypeError, ValueError):  # a builtin or C method: nothing to compare
+            continue
+        if len(got) != len(params):
+            raise _unsupported(f"its optimizer's {name} takes ({', '.join(got)}), not ({', '.join(params)})")
 
 
 def inner(optimizer):
@@ -90,21 +137,18 @@ def install(model, on_step: Callable[[Any, list, list, list | None], None],
 
     Raises:
         UnsupportedKeras: the optimizer lacks a hooked method; the message names the
-            installed Keras version.
+            installed Keras version. Raised from ``fit``'s first step instead when that
+            step went through the optimizer without calling the wrapped ``_clip_gradients``
+            (a Keras whose apply no longer calls it): every statistic would read zero, so
+            watch() stops rather than report gradients that were never measured.
     """
     opt = inner(model.optimizer)
-    for name in HOOKED_METHODS:
-        if not callable(getattr(opt, name, None)):
-            raise UnsupportedKeras(
-                f"lstm_widgets.watch() cannot instrument this Keras: its optimizer has no {name}() "
-                f"(installed: keras {keras.__version__}; watch() hooks {', '.join(HOOKED_METHODS)}). "
-                f"The Trainer and the Lab do not need the hook and keep working; for watch(), "
-                f"install a Keras version lstm_widgets declares (see its pyproject.toml)."
-            )
+    check_optimizer(opt)
     own = {n: opt.__dict__[n] for n in HOOKED_METHODS if n in opt.__dict__}
     orig_clip = opt._clip_gradients
     orig_apply = opt._backend_apply_gradients
     ctx = threading.local()
+    reached: list[bool] = []
 
     def _backend_apply_gradients(grads, trainable_variables):
         variables = list(trainable_variables)
@@ -123,6 +167,7 @@ def install(model, on_step: Callable[[Any, list, list, list | None], None],
         return result
 
     def _clip_gradients(grads):
+        reached.append(True)  # Python side effect: runs when the step is traced (or eagerly)
         clipped = orig_clip(grads)
         try:
             on_step(opt, list(grads), list(clipped), getattr(ctx, "variables", None))
@@ -147,4 +192,21 @@ def install(model, on_step: Callable[[Any, list, list, list | None], None],
     # Keras built (and may have traced) the train function before on_train_begin; a
     # fresh one traces the wrappers in on its first call.
     model.make_train_function(force=True)
+    traced = model.train_function
+
+    def first_step(*args, **kwargs):
+        # Keras's fit reads model.train_function at every step: after the first one, hand
+        # it back its own function (no cost from here on) once the wrapper was reached.
+        logs = traced(*args, **kwargs)
+        if model.train_function is first_step:
+            model.train_function = traced
+        if not reached:
+            restore()
+            raise _unsupported(
+                "its optimizer's apply went through a training step without calling "
+                "_clip_gradients()"
+            )
+        return logs
+
+    model.train_function = first_step
     return restore

@@ -5,6 +5,10 @@ at import, before absl logging is set up, so TF_CPP_MIN_LOG_LEVEL does not silen
 in Jupyter, ipykernel forwards that descriptor into the learner's cell as red text. The
 import therefore runs with descriptor 2 pointed at /dev/null. Python errors are not
 affected: they are raised as exceptions, not written to the descriptor.
+
+lstm_widgets requires no TensorFlow distribution (a user's own ``tensorflow``, GPU build
+or not, must not get a second one beside it), so this is also where a missing or too old
+TensorFlow is reported, with what to install.
 """
 
 from __future__ import annotations
@@ -14,6 +18,23 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+#: The lowest TensorFlow lstm_widgets runs on: the bound of the ``cpu`` extra in
+#: pyproject.toml (a test keeps them equal) and the TensorFlow of the lowest pair that
+#: tests/test_keras_versions.py installs and trains with.
+MIN_TENSORFLOW = "2.18"
+#: The lowest Keras: the ``keras>=`` bound of pyproject.toml's dependencies (pip enforces
+#: it; watch()'s error names it), tested in that same lowest pair.
+MIN_KERAS = "3.12"
+
+_NO_TENSORFLOW = (
+    "lstm_widgets trains with TensorFlow, and this environment ({python}) has none. "
+    "lstm_widgets does not install one itself, so that it never adds a second TensorFlow "
+    "beside yours. With no TensorFlow yet, install the small CPU-only build: "
+    "pip install 'lstm_widgets[cpu]' (in a checkout of lstm_widgets: pip install '.[cpu]'); "
+    "or install the TensorFlow you want, {minimum} or newer, e.g. "
+    "pip install 'tensorflow[and-cuda]' for a GPU."
+)
 
 
 @contextlib.contextmanager
@@ -33,9 +54,39 @@ def _fd2_silenced():
         os.close(devnull)
 
 
+def check_tensorflow_version(version: str) -> None:
+    """Raise an ImportError that says what to upgrade when ``version`` (a
+    ``tf.__version__``) is older than :data:`MIN_TENSORFLOW`."""
+    from packaging.version import InvalidVersion, Version  # a dependency of Keras
+
+    try:
+        release = Version(version).release
+    except InvalidVersion:  # a custom build with an unusual version: let it try
+        return
+    if release < Version(MIN_TENSORFLOW).release:
+        raise ImportError(
+            f"lstm_widgets needs TensorFlow {MIN_TENSORFLOW} or newer (Keras 3 on its TensorFlow "
+            f"backend); this environment has TensorFlow {version}. Upgrade the one you have, "
+            f"e.g. pip install --upgrade 'tensorflow>={MIN_TENSORFLOW}' (or 'tensorflow-cpu>="
+            f"{MIN_TENSORFLOW}' if that is the one `pip list` shows)."
+        )
+
+
+try:
+    with _fd2_silenced():
+        import tensorflow as tf  # noqa: E402
+except ModuleNotFoundError as exc:
+    if exc.name != "tensorflow":  # a broken TensorFlow: its own error says more
+        raise
+    import sys
+
+    raise ImportError(_NO_TENSORFLOW.format(python=sys.executable, minimum=MIN_TENSORFLOW)) from None
+
+# Before Keras: Keras 3 on an older TensorFlow fails in ways that do not say why.
+check_tensorflow_version(tf.__version__)
+
 with _fd2_silenced():
     import keras  # noqa: E402
-    import tensorflow as tf  # noqa: E402
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on the user's env
     raise ImportError(
@@ -44,4 +95,4 @@ if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on the
         f"before the first `import keras`."
     )
 
-__all__ = ["tf", "keras"]
+__all__ = ["tf", "keras", "MIN_TENSORFLOW", "MIN_KERAS", "check_tensorflow_version"]
