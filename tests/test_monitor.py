@@ -54,10 +54,43 @@ def test_user_model_clipnorm_recorded(data):
             assert g["grad_post_mean"] <= g["grad_pre_mean"] * TOL and g["delta_norm"] > 0
     assert len(r.grad_through_time) == 30 and all(v > 0 for v in r.grad_through_time)
     assert h.runs[1].status == "finished"
-    # the optimizer is restored and the next plain fit retraces without the wrappers
+    # a plain fit after it records nothing; detach() gives Keras its own step back
+    model.fit(*data, epochs=1, verbose=0)
+    assert len(h) == 3
+    monitor.detach()
     assert "_clip_gradients" not in model.optimizer.__dict__ and model.train_function is None
     model.fit(*data, epochs=1, verbose=0)
     assert len(h) == 3
+
+
+def test_fit_after_fit_is_traced_once_and_a_paused_hook_measures_nothing(data):
+    model = user_model(clipnorm=1.0)
+    monitor = fit_watched(model, data, epochs=1)
+    traced = model.train_function
+    n = monitor._hook.traces
+    stats = monitor._recorder.stats
+    model.fit(*data, epochs=1, verbose=0)  # without the Monitor: the hook is paused
+    assert model.train_function is traced and monitor._hook.traces == n
+    assert all(float(abs(v.numpy()).sum()) == 0 for v in stats.acc.values()), "a paused hook accumulated"
+    model.fit(*data, epochs=2, callbacks=[monitor], verbose=0)
+    assert model.train_function is traced and monitor._hook.traces == n
+    h = monitor.history
+    assert [r.epoch for r in h] == [1, 2, 3] and h.run_ids == [1]
+    assert all(r.steps == 4 and r.units["grad_pre_max"]["global"] > 0 for r in h)
+    # the clipping changed: Keras traces its step again, and the wrappers with it
+    model.optimizer.clipnorm = 1e-3
+    model.fit(*data, epochs=1, callbacks=[monitor], verbose=0)
+    assert model.train_function is not traced
+    assert h.latest.settings.clip_threshold == pytest.approx(1e-3)
+    assert all(h.latest.units["grad_post_max"][v] <= 1e-3 * TOL for v in h.structure.variables)
+    # a second Monitor on the same model takes the wrappers over: one set measures at a time
+    other = fit_watched(model, data, epochs=1)
+    assert len(other.history) == 1 and other.history.latest.units["grad_pre_max"]["global"] > 0
+    assert model.optimizer.__dict__["_lstm_widgets_hook"] is other._hook
+    model.fit(*data, epochs=1, callbacks=[monitor], verbose=0)
+    assert len(h) == 5 and h.latest.units["grad_pre_max"]["global"] > 0
+    monitor.detach()
+    assert "_lstm_widgets_hook" not in model.optimizer.__dict__
 
 
 def test_global_clipnorm_and_clipvalue(data):

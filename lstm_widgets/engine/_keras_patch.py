@@ -7,7 +7,8 @@ dropping variables without a gradient). :func:`install` wraps those two private 
 on the optimizer *instance*: the first remembers which variables the gradients belong
 to, the second calls Keras's own clipping and hands the pre- and post-clip gradients to
 a callback that adds them to in-graph accumulators. The train function is rebuilt when
-the hook goes in and when it comes out, so the wrappers are traced in and out again.
+the hook goes in and when it comes out; in between it stays (a flag in the graph pauses
+the measuring between fits), so a Monitor's fit after fit is traced once.
 
 Everything that depends on Keras's private methods is in this module, so a Keras
 release that changes them breaks one place, with one clear error
@@ -28,7 +29,7 @@ from ..config import OPTIMIZER_CLASSES
 from ..history import RunSettings
 from ._tf import MIN_KERAS, keras, tf
 
-__all__ = ["HOOKED_METHODS", "HOOKED_SIGNATURES", "UnsupportedKeras", "check_optimizer", "install", "clip_mode", "settings_of", "inner"]
+__all__ = ["HOOKED_METHODS", "HOOKED_SIGNATURES", "Hook", "UnsupportedKeras", "check_optimizer", "install", "clip_mode", "settings_of", "inner"]
 
 log = logging.getLogger("lstm_widgets")
 
@@ -39,6 +40,7 @@ HOOKED_SIGNATURES = {
     "_backend_apply_gradients": ("grads", "trainable_variables"),
 }
 HOOKED_METHODS = tuple(HOOKED_SIGNATURES)
+_HOOK_ATTR = "_lstm_widgets_hook"
 _OUR_NAME = {cls: name for name, cls in OPTIMIZER_CLASSES.items()}
 
 
@@ -123,14 +125,56 @@ def settings_of(optimizer) -> RunSettings:
     )
 
 
+class Hook:
+    """The wrappers on one model's optimizer. They stay installed from fit to fit, so a
+    Monitor that records fit after fit costs one trace, not one per ``fit``: ``active`` (a
+    variable the compiled step reads) turns the measuring on and off without retracing.
+    :meth:`restore` takes the wrappers off and has the next ``fit`` trace the plain step."""
+
+    def __init__(self, model, opt, clip: tuple[str, float | None], active, restore: Callable[[], None],
+                 reached: list):
+        self.model = model
+        self._reached = reached
+        self.optimizer = opt
+        self.clip = clip
+        self.active = active
+        self._restore = restore
+        self.installed = True
+
+    @property
+    def traces(self) -> int:
+        """How many times the wrapped clipping was traced (or run eagerly)."""
+        return len(self._reached)
+
+    def holds(self, model) -> bool:
+        """Still measuring this model's steps as Keras would take them now: the same
+        optimizer, its wrappers in place, the clipping it was traced with."""
+        opt = inner(getattr(model, "optimizer", None))
+        return (
+            self.installed and model is self.model and opt is self.optimizer
+            and all(n in opt.__dict__ for n in HOOKED_METHODS) and clip_mode(opt) == self.clip
+        )
+
+    def pause(self) -> None:
+        self.active.assign(False)
+
+    def resume(self) -> None:
+        self.active.assign(True)
+
+    def restore(self) -> None:
+        if self.installed:
+            self.installed = False
+            self._restore()
+
+
 def install(model, on_step: Callable[[Any, list, list, list | None], None],
             on_error: Callable[[Exception], None],
-            on_apply: Callable[[list, list, list], None] | None = None) -> Callable[[], None]:
+            on_apply: Callable[[list, list, list], None] | None = None) -> Hook:
     """Wrap the model's optimizer so that every traced step calls
     ``on_step(optimizer, grads, clipped, variables)`` with the gradients before and after
     Keras's clipping, and ``on_apply(variables, before, after)`` with the variables'
-    values before and after the optimizer applied the step (both in-graph); returns
-    ``restore()``.
+    values before and after the optimizer applied the step (both in-graph, and only while
+    the returned :class:`Hook` is active); returns the Hook (active).
 
     ``variables`` is None when the hook could not see which variables the gradients
     belong to. An exception in a callback goes to ``on_error`` and never breaks ``fit``.
@@ -144,36 +188,48 @@ def install(model, on_step: Callable[[Any, list, list, list | None], None],
     """
     opt = inner(model.optimizer)
     check_optimizer(opt)
+    previous = opt.__dict__.get(_HOOK_ATTR)
+    if previous is not None:  # another Monitor's wrappers: one set measures at a time
+        previous.restore()
     own = {n: opt.__dict__[n] for n in HOOKED_METHODS if n in opt.__dict__}
     orig_clip = opt._clip_gradients
     orig_apply = opt._backend_apply_gradients
     ctx = threading.local()
     reached: list[bool] = []
+    active = tf.Variable(True, trainable=False, name="lstm_widgets_watching")
+
+    def _measure(fn, *args) -> None:
+        # In the compiled step: the callback's ops run only while the hook is active.
+        def on():
+            try:
+                fn(*args)
+            except Exception as exc:  # never break the user's fit over a statistic
+                log.exception("lstm_widgets: could not instrument the training step")
+                on_error(exc)
+            return tf.constant(True)
+
+        tf.cond(active, on, lambda: tf.constant(False))
 
     def _backend_apply_gradients(grads, trainable_variables):
         variables = list(trainable_variables)
         ctx.variables = variables
-        before = [tf.identity(v) for v in variables] if on_apply is not None else None
+        before = None
+        if on_apply is not None:  # the weights before the step (nothing copied when paused)
+            before = tf.cond(active, lambda: [tf.identity(v) for v in variables],
+                             lambda: [tf.zeros_like(v) for v in variables])
         try:
             result = orig_apply(grads, trainable_variables)
         finally:
             ctx.variables = None
         if on_apply is not None:
-            try:
-                on_apply(variables, before, [tf.identity(v) for v in variables])
-            except Exception as exc:  # never break the user's fit over a statistic
-                log.exception("lstm_widgets: could not measure the applied update")
-                on_error(exc)
+            _measure(lambda: on_apply(variables, before, [tf.identity(v) for v in variables]))
         return result
 
     def _clip_gradients(grads):
         reached.append(True)  # Python side effect: runs when the step is traced (or eagerly)
         clipped = orig_clip(grads)
-        try:
-            on_step(opt, list(grads), list(clipped), getattr(ctx, "variables", None))
-        except Exception as exc:  # never break the user's fit over a statistic
-            log.exception("lstm_widgets: could not instrument the gradients")
-            on_error(exc)
+        variables = getattr(ctx, "variables", None)
+        _measure(lambda: on_step(opt, list(grads), list(clipped), variables))
         return clipped
 
     object.__setattr__(opt, "_clip_gradients", _clip_gradients)
@@ -185,6 +241,8 @@ def install(model, on_step: Callable[[Any, list, list, list | None], None],
                 object.__setattr__(opt, n, own[n])
             else:
                 opt.__dict__.pop(n, None)
+        if opt.__dict__.get(_HOOK_ATTR) is hook:
+            opt.__dict__.pop(_HOOK_ATTR)
         # The compiled train function has the wrappers traced in: rebuild it, so the
         # next fit (with or without the Monitor) traces the plain step again.
         model.train_function = None
@@ -201,7 +259,7 @@ def install(model, on_step: Callable[[Any, list, list, list | None], None],
         if model.train_function is first_step:
             model.train_function = traced
         if not reached:
-            restore()
+            hook.restore()
             raise _unsupported(
                 "its optimizer's apply went through a training step without calling "
                 "_clip_gradients()"
@@ -209,4 +267,6 @@ def install(model, on_step: Callable[[Any, list, list, list | None], None],
         return logs
 
     model.train_function = first_step
-    return restore
+    hook = Hook(model, opt, clip_mode(opt), active, restore, reached)
+    object.__setattr__(opt, _HOOK_ATTR, hook)  # past Keras's attribute tracking
+    return hook

@@ -123,7 +123,7 @@ class Monitor(keras.callbacks.Callback):
         self._run_id = 0
         self._epoch = 0
         self._fit_status = "finished"
-        self._restore: Callable[[], None] | None = None
+        self._hook: _keras_patch.Hook | None = None
         self._last_settings: RunSettings | None = None
         self._probe_losses: dict = {}
 
@@ -161,8 +161,11 @@ class Monitor(keras.callbacks.Callback):
             self.history.end_run(self._run_id, "training")  # (re)opens the run's status
         self._last_settings = settings
         self._fit_status = "finished"
-        self._uninstall()
-        self._restore = _keras_patch.install(model, self._accumulate, self._instrument_failed, self._accumulate_update)
+        if self._hook is not None and same and self._hook.holds(model):
+            self._hook.resume()  # the step traced with the wrappers is still Keras's train function
+        else:
+            self.detach()
+            self._hook = _keras_patch.install(model, self._accumulate, self._instrument_failed, self._accumulate_update)
         self._recorder.reset()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -189,7 +192,8 @@ class Monitor(keras.callbacks.Callback):
                 self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        self._uninstall()
+        if self._hook is not None:  # stays installed (a next fit is not retraced), measuring nothing
+            self._hook.pause()
         if self._recorder is not None:
             status = self._fit_status
             if status == "finished" and getattr(self.model, "stop_training", False):
@@ -248,10 +252,14 @@ class Monitor(keras.callbacks.Callback):
     def _instrument_failed(self, exc: Exception) -> None:
         self._recorder.add_note(f"Gradient statistics are unavailable for this model: {exc}")
 
-    def _uninstall(self) -> None:
-        if self._restore is not None:
-            restore, self._restore = self._restore, None
-            restore()
+    def detach(self) -> None:
+        """Take the Monitor's wrappers off the model's optimizer; the next ``fit`` traces
+        Keras's plain step again. Between fits the wrappers measure nothing (a paused
+        flag in the compiled step), so detaching is needed only to get Keras's own
+        train function back; training with this Monitor again re-attaches it."""
+        if self._hook is not None:
+            hook, self._hook = self._hook, None
+            hook.restore()
 
     def _accumulate(self, opt, grads, clipped, variables) -> None:
         """In-graph (called while the train function is traced): add one step's numbers."""
