@@ -3,8 +3,8 @@
 For every case and seed: train it; train its designed fix where the label needs one;
 confirm the label from the OUTCOME (never from the diagnosis); diagnose; and for every
 warning or problem that suggests a patch, train the run again with the patch applied.
-Then print, separately for the tuned part and the held-apart part (seed 2 of every case,
-and the held-out series):
+Then print, separately for the tuned part, the held-apart part (seed 2 of every case,
+and the held-out series) and the fresh part (seed 3, never tuned on):
 
 - recall per finding code (found / confirmed runs of that code) and precision (runs where
   the code was reported and is the label or one of its companions / all runs where it
@@ -18,8 +18,8 @@ re-evaluated without training again; delete the folder after changing the engine
 
     python benchmarks/diagnosis_report.py [--quick] [--cache DIR] [--only CODE[,CODE]]
 
-The last line: ``recall >= 95% per code: yes/no, healthy warnings: N, patches improving:
-P% (tuned | held apart)``.
+The last line: ``recall >= 95% per code: yes/no, healthy warnings: N | N | N, patches
+improving: P% | P% | P% (tuned | held apart | fresh)``.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def evaluate(selected: list[Case], runs: Runs, seeds=SEEDS, patches: bool = True
             findings = diagnose(history, data)
             problems = {f.code for f in findings if f.severity == "problem"}
             row = {
-                "case": case, "seed": seed, "held": case.held_apart(seed), "units": units, "fixed": fixed,
+                "case": case, "seed": seed, "part": case.part(seed), "units": units, "fixed": fixed,
                 "confirmed": confirmed(case, history, units, fixed), "findings": findings,
                 "codes": [f.code for f in findings], "patches": [],
             }
@@ -130,11 +130,37 @@ def evaluate(selected: list[Case], runs: Runs, seeds=SEEDS, patches: bool = True
                 mark = "n/c"  # the outcome did not show what the case was designed for
             if misses and mark == "ok ":
                 continue
-            print(f"{mark} {case.name:34s} seed {seed}{' H' if row['held'] else '  '} units {units:9.4g} "
+            tag = {"tuned": "  ", "held apart": " H", "fresh": " F"}[row["part"]]
+            print(f"{mark} {case.name:34s} seed {seed}{tag} units {units:9.4g} "
                   f"found {','.join(f'{f.code}:{f.severity[0]}' for f in findings)}"
                   + "".join(f" | patch {c} {'+' if ok else '-'} ({note})" for c, _, ok, note in row["patches"]),
                   flush=True)
     return rows
+
+
+def _recipe(case: Case) -> str:
+    c = case.config
+    name = c.get("optimizer", "adam")
+    return name + ("+momentum" if c.get("momentum") else "")
+
+
+def coverage(rows: list[dict]) -> None:
+    """Per label: the datasets and optimizers of its runs confirmed by their outcome, and
+    the seeds they were confirmed at."""
+    by = defaultdict(lambda: (set(), set(), set(), [0, 0]))
+    for r in rows:
+        ds, opts, seeds, n = by[r["case"].expected]
+        n[1] += 1
+        if r["confirmed"]:
+            ds.add(r["case"].dataset.get("name"))
+            opts.add(_recipe(r["case"]))
+            seeds.add(r["seed"])
+            n[0] += 1
+    print("\n== coverage (runs confirmed by their outcome)")
+    for code in sorted(by):
+        ds, opts, seeds, (k, n) = by[code]
+        print(f"  {code:22s} {k:3d}/{n:<3d} runs  {len(ds)} datasets  {len(opts)} optimizers ({', '.join(sorted(opts))})"
+              f"  seeds {','.join(map(str, sorted(seeds)))}")
 
 
 def summarize(rows: list[dict], label: str) -> dict:
@@ -193,15 +219,15 @@ def main(argv=None) -> int:
     runs = Runs(args.cache)
     t0 = time.perf_counter()
     rows = evaluate(selected, runs, seeds, patches=not args.no_patches, misses=args.misses)
-    tuned = summarize([r for r in rows if not r["held"]], "tuned part")
-    held = summarize([r for r in rows if r["held"]], "held-apart part") if any(r["held"] for r in rows) else None
+    coverage(rows)
+    names = [n for n in ("tuned", "held apart", "fresh") if any(r["part"] == n for r in rows)]
+    parts = [summarize([r for r in rows if r["part"] == n], f"{n} part") for n in names]
     print(f"\n{runs.trained} runs trained in {runs.seconds:.0f} s ({time.perf_counter() - t0:.0f} s in all)")
-    parts = [tuned] + ([held] if held else [])
     recall_ok = "yes" if all(x["recall_ok"] for x in parts) else "no"
     alarms = " | ".join(str(x["healthy_alarms"]) for x in parts)
     shares = " | ".join(f"{x['patch_share']:.0%}" for x in parts)
     verdict = (f"recall >= {RECALL_TARGET:.0%} per code: {recall_ok}, healthy warnings: {alarms}, "
-               f"patches improving: {shares} (tuned | held apart)")
+               f"patches improving: {shares} ({' | '.join(names)})")
     print(verdict)
     good = all(x["recall_ok"] and x["healthy_alarms"] == 0 and not (x["patch_share"] < PATCH_TARGET) for x in parts)
     return 0 if good else 1

@@ -192,12 +192,15 @@ class RunInfo:
         initial_loss: The loss before the first step (the first check of a run), or None.
         zero_loss: The loss of predicting 0 everywhere on the same samples: what a freshly
             initialised network (outputs near 0) is expected to score. None when unknown.
+        initial_weight_norm: ||W|| over all trainable weights before the first step (the
+            size a first epoch that blows up leaves no record of). None when unknown.
     """
 
     settings: RunSettings = field(default_factory=RunSettings)
     status: str = "training"
     initial_loss: float | None = None
     zero_loss: float | None = None
+    initial_weight_norm: float | None = None
 
 
 @dataclass
@@ -351,9 +354,9 @@ class History:
 
     # -- writing (the trainer) --------------------------------------------------------
     def begin_run(self, run_id: int, settings: RunSettings, initial_loss: float | None = None,
-                  zero_loss: float | None = None) -> None:
+                  zero_loss: float | None = None, initial_weight_norm: float | None = None) -> None:
         with self._lock:
-            self.runs[run_id] = RunInfo(settings, "training", initial_loss, zero_loss)
+            self.runs[run_id] = RunInfo(settings, "training", initial_loss, zero_loss, initial_weight_norm)
             self.version += 1
 
     def end_run(self, run_id: int, status: str) -> None:
@@ -466,7 +469,8 @@ class History:
             "format": _FORMAT,
             "structure": self.structure.to_dict(),
             "runs": {str(k): {"settings": v.settings.to_dict(), "status": v.status, "initial_loss": v.initial_loss,
-                              "zero_loss": v.zero_loss} for k, v in self.runs.items()},
+                              "zero_loss": v.zero_loss, "initial_weight_norm": v.initial_weight_norm}
+                     for k, v in self.runs.items()},
             "records": [asdict(r) for r in list(self.records)],
             "markers": [asdict(m) for m in list(self.markers)],
         }
@@ -495,7 +499,7 @@ class History:
         h.runs = {
             # format 1 kept the settings a run began with under "config"
             int(k): RunInfo(RunSettings.from_dict(v.get("settings", v.get("config"))), v.get("status", ""),
-                            v.get("initial_loss"), v.get("zero_loss"))
+                            v.get("initial_loss"), v.get("zero_loss"), v.get("initial_weight_norm"))
             for k, v in d["runs"].items()
         }
         rec_fields = {f.name for f in fields(EpochRecord)}

@@ -42,6 +42,48 @@ def test_nonfinite():
     assert not fires("nonfinite", run())
 
 
+def _diverged_at_once(settings, input_rms=(1.0, 1.0), initial_weight_norm=6.0):
+    """A run whose first epoch already blew up: no finite weight norm was recorded."""
+    h = run(1, losses=[math.nan], status="diverged", grad=math.inf, run_status="diverged", settings=settings,
+            input_rms=input_rms, initial_weight_norm=initial_weight_norm)
+    for r in h:
+        r.units["weight_norm"] = {u: math.nan for u in r.units["weight_norm"]}
+    return h
+
+
+def test_the_restart_after_a_blow_up_bounds_the_sgd_step_by_the_weights_size():
+    sgd10 = SGD.replace(learning_rate=10.0)
+    f = next(f for f in diagnose(_diverged_at_once(sgd10)) if f.code == "nonfinite")
+    # clipnorm 1 on 5 variables: a step moves the weights by at most lr * sqrt(5); at most
+    # STEP_SAFE of the initial size 6 allows lr 0.05 * 6 / sqrt(5) = 0.134: rounded down, 0.1
+    assert f.patch == {"clipping": "clipnorm", "clip_threshold": 1.0, "learning_rate": 0.1}
+    with_momentum = sgd10.replace(momentum=0.9)
+    f = next(f for f in diagnose(_diverged_at_once(with_momentum)) if f.code == "nonfinite")
+    assert f.patch["learning_rate"] == 0.01  # momentum 0.9 lengthens the steps up to 10x
+    # unknown size (an older History): 10x lower, as before
+    f = next(f for f in diagnose(_diverged_at_once(sgd10, initial_weight_norm=None)) if f.code == "nonfinite")
+    assert f.patch["learning_rate"] == 1.0
+    adam = SETTINGS.replace(learning_rate=1.0)  # Adam: 10x lower, clipping only if there was none
+    f = next(f for f in diagnose(_diverged_at_once(adam)) if f.code == "nonfinite")
+    assert f.patch == {"clipping": "clipnorm", "clip_threshold": 1.0, "learning_rate": 0.1}
+
+
+def test_a_blow_up_with_unscaled_data_is_restarted_with_the_data_scaled():
+    h = _diverged_at_once(SGD.replace(learning_rate=1.0, scaler="none"), input_rms=(1.0, 500.0))
+    found = {f.code: f for f in diagnose(h)}
+    assert {"nonfinite", "unscaled_inputs"} <= set(found)  # the input scales are known without a finite epoch
+    assert found["nonfinite"].patch["scaler"] == "standard"
+    assert found["unscaled_inputs"].patch == {} and "blow-up first" in found["unscaled_inputs"].fix
+
+
+def test_exploding_gradients_alone_hold_back_the_other_fixes():
+    h = run(grad=lambda e: 200.0 if e == 6 else 1.0, settings=SGD.replace(learning_rate=0.5, scaler="none"),
+            input_rms=(1.0, 500.0))
+    found = {f.code: f for f in diagnose(h)}
+    assert found["exploding_gradients"].patch["scaler"] == "standard"
+    assert found["unscaled_inputs"].patch == {} and "'Exploding gradients'" in found["unscaled_inputs"].fix
+
+
 @pytest.mark.parametrize("growth, found", [(T.EXPLODE_GROWTH, True), (0.99 * T.EXPLODE_GROWTH, False)])
 def test_exploding_gradients_growth_edge(growth, found):
     """The largest step's norm against where the gradient started (the first epoch)."""
@@ -80,6 +122,23 @@ def test_lr_too_high_edges(losses, found):
     if found:
         f = next(f for f in diagnose(h) if f.code == "lr_too_high")
         assert f.patch == {"learning_rate": pytest.approx(SETTINGS.learning_rate / 10)}
+
+
+def test_a_zigzag_of_the_validation_loss_alone_is_not_a_learning_rate_too_high():
+    val = _bounce(2 * T.LOSS_BOUNCE)
+    assert fires("lr_too_high", run(losses=val, val_loss=lambda e: val[e - 1]))
+    falling = [0.9**e for e in range(6)]  # the training loss keeps making new bests
+    assert not fires("lr_too_high", run(losses=falling, val_loss=lambda e: val[e - 1]))
+
+
+def test_steps_far_too_large_get_a_rate_that_brings_them_under_step_safe():
+    h = run(step_ratio=lambda e: 0.6 if e == 4 else 1e-3)  # the largest step 1.5 * 0.6 = 90% of the weights
+    f = next(f for f in diagnose(h) if f.code == "lr_too_high")
+    # steps scale with the rate: 1e-3 * 0.05 / 0.9 = 5.6e-5, rounded down to 5e-5
+    assert f.patch == {"learning_rate": pytest.approx(5e-5)}
+    h = run(step_ratio=lambda e: 0.6 if e == 4 else 1e-3, input_rms=(1.0, 500.0), settings=SETTINGS.replace(scaler="none"))
+    f = next(f for f in diagnose(h) if f.code == "lr_too_high")
+    assert f.patch == {} and "Scale the inputs first" in f.fix
 
 
 @pytest.mark.parametrize("ratio, losses, found", [

@@ -206,4 +206,4 @@ def test_watch_measures_the_applied_update_and_the_probe_baseline(data):
     r = m.history.latest
     assert 0 < r.units["step_ratio_mean"]["global"] <= r.units["step_ratio_max"]["global"]
     assert r.baseline_split == "probe" and r.baseline_loss > 0 and r.probe_loss > 0
-    assert m.history.runs[1].initial_loss > 0
+    assert m.history.runs[1].initial_loss > 0 and m.history.runs[1].initial_weight_norm > 0

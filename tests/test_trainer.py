@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 import pytest
-from lstm_widgets import SequenceData, TrainConfig, load_dataset
+from lstm_widgets import History, SequenceData, TrainConfig, load_dataset
 from lstm_widgets.engine.trainer import Trainer
 
 from support.runs import train as run
@@ -262,6 +262,12 @@ def test_each_epoch_records_the_loss_of_no_learning(sine):
     assert r.persistence_loss == pytest.approx(float(np.mean((y_val - last) ** 2)), rel=1e-4)
     info = t.history.runs[1]
     assert info.initial_loss > 0 and info.zero_loss > 0 and r.probe_loss > 0
+    # the weights' size before the first step (what a first epoch that blows up cannot record)
+    initial = np.sqrt(sum(float(np.sum(np.square(w))) for v, w in zip(t.model_.weights, t._initial_weights)
+                          if v.trainable))
+    assert info.initial_weight_norm == pytest.approx(initial, rel=1e-5)
+    back = History.from_json(t.history.to_json()).runs[1]
+    assert back.initial_weight_norm == info.initial_weight_norm
 
 
 def test_the_per_step_update_is_measured(sine):

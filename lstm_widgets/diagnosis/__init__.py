@@ -62,21 +62,26 @@ def _healthy(ctx: Context) -> Finding:
     )
 
 
-#: In a run that diverged these findings keep their patches; the others wait (see below).
+#: In a run that blew up these findings keep their patches; the others wait (see below).
 _DIVERGENCE_PATCHES = ("nonfinite", "exploding_gradients")
 
 
 def _divergence_first(findings: list[Finding]) -> None:
-    """In a run that diverged, only the fixes of the divergence are offered: its other
-    findings were judged on the epochs before the numbers blew up, and their fixes cannot
-    stop a divergence (scaling alone does not tame a learning rate 100x too high); they
-    are judged again once the run stays finite."""
-    if not any(f.code == "nonfinite" for f in findings):
+    """In a run that diverged or whose gradients exploded, only the fixes of the blow-up are
+    offered: the other findings were judged on numbers the blow-up distorted, and their
+    fixes alone cannot stop it (scaling does not tame a learning rate 100x too high; in the
+    corpus, scaling alone left such runs diverging). The blow-up's own fix scales the
+    inputs and target where they are unscaled; the rest is judged again once the run
+    stays finite."""
+    blown = [f for f in findings if f.code in _DIVERGENCE_PATCHES]
+    if not blown:
         return
+    first = next((f for f in blown if f.code == "nonfinite"), blown[0])
     for f in findings:
         if f.code not in _DIVERGENCE_PATCHES and f.patch:
             f.patch = {}
-            f.fix = "Fix the divergence first (see 'Training diverged'); this is judged again once the run stays finite."
+            f.fix = (f"Fix the blow-up first (see '{first.title}'); this is judged again once the run stays "
+                     "finite and its gradients calm down.")
 
 
 def diagnose(history, data=None) -> list[Finding]:

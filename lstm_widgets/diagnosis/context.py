@@ -70,6 +70,7 @@ class Context:
         markers: The run's ChangeMarkers.
         settings: The RunSettings in force.
         status: The run's status ("finished", "diverged", ...).
+        info: The run's RunInfo (its initial loss and weights' size), or None.
         structure: The model's structure.
         data: The raw SequenceData, or None.
         window: The epochs judged (see the module docstring).
@@ -85,6 +86,7 @@ class Context:
     status: str
     structure: ModelStructure
     data: Any = None
+    info: Any = None
     window: list[EpochRecord] = field(default_factory=list)
     last_change: ChangeMarker | None = None
     finite_window: list[EpochRecord] = field(default_factory=list)
@@ -102,7 +104,7 @@ class Context:
         return cls(
             records=records, markers=markers, settings=settings,
             status=info.status if info is not None else "",
-            structure=history.structure or ModelStructure(), data=data, window=window, last_change=last,
+            structure=history.structure or ModelStructure(), data=data, info=info, window=window, last_change=last,
             finite_window=finite_window, trend=stats.loss_trend(finite_window),
             since=since_change(records, markers)[0],
         )
@@ -201,11 +203,13 @@ class Context:
 
     @cached_property
     def feature_scales(self) -> tuple[list[str], list[float], str]:
-        """(names, RMS per feature, source) of the inputs the model sees; empty when unknown."""
-        if not self.finite_window:
+        """(names, RMS per feature, source) of the inputs the model sees; empty when unknown.
+        (Known from the inputs alone, so also in a run whose numbers blew up at once.)"""
+        if not self.records:
             return [], [], ""
-        rec, data = self.finite_window[-1], self.data
-        st = rec.input_stats or {}
+        data = self.data
+        with_stats = [r for r in self.records if r.input_stats]
+        st = (with_stats[-1] if with_stats else self.records[-1]).input_stats or {}
         if st.get("mean") and st.get("std"):
             rms, source = stats.feature_rms(st), "scaled training inputs (input_stats)"
         elif data is not None and self.settings.scaler == "none":

@@ -140,6 +140,7 @@ def loss_trend(window) -> dict[str, Any]:
         "loss": loss, "val_loss": val, "progress": progress, "ups": ups, "val_ups": vups,
         "val_downs": vdowns, "oscillating": oscillating, "rising": rising,
         "bounce": max(bounce(loss), bounce(val)), "improving": improving(judged),
+        "train_improving": improving(loss),
     }
 
 

@@ -33,6 +33,12 @@ UPDATE_RATIO_HIGH = 1e-2
 #: steps shrink again. Healthy runs of the evaluation corpus stay under 0.03 per step
 #: (Adam 3e-3: 0.017 in the first epoch); Adam and RMSprop at 0.3 take steps of 0.8-0.96.
 STEP_TOO_LARGE = 0.1
+#: The largest step a restart after a blow-up may allow with SGD: with clipping at norm c
+#: a step moves each variable by at most the learning rate times c (times 1/(1 - momentum)
+#: once momentum builds up), so the patch picks a learning rate whose largest possible
+#: step is this share of the weights' size as recorded before they blew up: half of
+#: STEP_TOO_LARGE, so the restarted run cannot take the steps lr_too_high reports.
+STEP_SAFE = 0.05
 
 #: A median update per step below this (half the rule of thumb) is "below the band"; with
 #: a loss that does not even halve over the window and a model far from converged, the

@@ -111,6 +111,12 @@ def clip_with_sums(grads, sums, layout, mode, threshold):
     return tf.switch_case(tf.convert_to_tensor(mode), [none, per_variable, global_norm, value])
 
 
+def weight_norm(variables) -> float:
+    """||W|| over ``variables`` (all of them at once), as a Python float."""
+    total = sum(float(np.sum(np.square(np.asarray(v, dtype=np.float64)))) for v in variables)
+    return float(np.sqrt(total))
+
+
 def finite_or_inf(x):
     """In-graph: x with every non-finite value replaced by +inf (for running maxima)."""
     return tf.where(tf.math.is_finite(x), x, tf.fill(tf.shape(x), np.float32(np.inf)))

@@ -18,7 +18,7 @@ from ..history import ChangeMarker, EpochRecord, History, RunSettings, marker_la
 from ..scaling import input_stats
 from . import _keras_patch
 from ._tf import keras, tf
-from .instrument import accumulate_step, accumulate_update
+from .instrument import accumulate_step, accumulate_update, weight_norm
 from .probes import VariableLayout, make_time_probe
 from .recorder import Recorder
 
@@ -155,7 +155,8 @@ class Monitor(keras.callbacks.Callback):
             self._run_id = (self.history.current_run or 0) + 1
             self._epoch = 0
             self.history.begin_run(self._run_id, settings, initial_loss=self._probe_losses.get("initial"),
-                                   zero_loss=self._probe_losses.get("zero"))
+                                   zero_loss=self._probe_losses.get("zero"),
+                                   initial_weight_norm=weight_norm(model.trainable_variables))
         else:
             self._mark_changes(settings)
             self.history.end_run(self._run_id, "training")  # (re)opens the run's status

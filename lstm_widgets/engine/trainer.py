@@ -16,7 +16,7 @@ from ..data import SequenceData
 from ..history import ChangeMarker, EpochRecord, History, RunSettings, marker_label
 from ..scaling import SequenceScaler, input_stats
 from ._tf import tf
-from .instrument import CLIP_MODE_IDS, make_train_step
+from .instrument import CLIP_MODE_IDS, make_train_step, weight_norm
 from .model import build_model, make_loss, make_optimizer
 from .probes import VariableLayout, make_time_probe
 from .recorder import Recorder, Subscribers
@@ -430,7 +430,7 @@ class Trainer:
         self._rng = np.random.default_rng(self._config.seed)
         initial, zero = self._initial_losses()
         self.history.begin_run(self._run_id, RunSettings.from_config(self._config), initial_loss=initial,
-                               zero_loss=zero)
+                               zero_loss=zero, initial_weight_norm=weight_norm(self.model_.trainable_variables))
         self._begin_new_run = False
 
     # -- the training thread -----------------------------------------------------------------

@@ -19,7 +19,9 @@ A case's label is confirmed by the run's OUTCOME, never by the diagnosis:
 
 Seeds 0 and 1 of every case are the part the thresholds may be tuned on; seed 2 of
 every case, and every case marked ``held_out`` (series never looked at while tuning),
-are held apart and reported on their own.
+are held apart and reported on their own. Seed 3 of every case is the fresh part: added
+after the tuning was done (the held-apart part had by then shown two failures, which
+were fixed: see the git log), run only for the final report, never tuned on.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-SEEDS = (0, 1, 2)
-#: The seed of every case that stays out of tuning (a third of the corpus, with the
+SEEDS = (0, 1, 2, 3)
+#: The seed of every case that stays out of tuning (a quarter of the corpus, with the
 #: held-out cases).
 HELD_OUT_SEED = 2
+#: The seed of the fresh part, never tuned on (see the module docstring).
+FRESH_SEED = 3
 #: A designed fix confirms its label when it lowers the validation MSE (target units) by this.
 FIX_HELPS = 0.10
 NOT_LEARNING_SHARE = 0.95
@@ -68,6 +72,10 @@ class Case:
     def held_apart(self, seed: int) -> bool:
         return self.held_out or seed == HELD_OUT_SEED
 
+    def part(self, seed: int) -> str:
+        """"tuned", "held apart" or "fresh" (see the module docstring)."""
+        return "fresh" if seed == FRESH_SEED else "held apart" if self.held_apart(seed) else "tuned"
+
 
 #: Findings that come along with an expected one because they share its cause or follow
 #: from it; any other problem-severity finding on a problem case is a false alarm.
@@ -103,7 +111,6 @@ def _c(name, expected, dataset, config, fix=None, then=None, held_out=False) -> 
 
 
 ADDING10 = {"name": "adding", "n_samples": G, "seq_len": 10}
-ADDING50 = {"name": "adding", "n_samples": G, "seq_len": 50}
 ADDING60 = {"name": "adding", "n_samples": G, "seq_len": 60}
 ADDING100 = {"name": "adding", "n_samples": G, "seq_len": 100}
 ECHO60 = {"name": "echo", "n_samples": G, "seq_len": 60}
@@ -131,14 +138,14 @@ CASES = (
                                                        "epochs": 8}),
     _c("nonfinite/multiscale/momentum", "nonfinite", MULTI, {"optimizer": "sgd", "learning_rate": 1.0, "momentum": 0.9,
                                                              **NO, "epochs": 8}),
-    _c("nonfinite/adding50/momentum", "nonfinite", ADDING50, {"optimizer": "sgd", "learning_rate": 2.0, "momentum": 0.9,
+    _c("nonfinite/adding10/momentum", "nonfinite", ADDING10, {"optimizer": "sgd", "learning_rate": 2.0, "momentum": 0.9,
                                                               "epochs": 8}),
     _c("nonfinite/sf/sgd1", "nonfinite", SF, {"optimizer": "sgd", "learning_rate": 1.0, **NO, "epochs": 8},
        held_out=True),
     # -- exploding_gradients: the gradient norm grows by orders of magnitude ------------------
     _c("exploding/multiscale/sgd1", "exploding_gradients", {**MULTI, "n_samples": 256},
        {"optimizer": "sgd", "learning_rate": 1.0, **NO, "epochs": 8, "units": 8}),
-    _c("exploding/adding50/sgd1", "exploding_gradients", ADDING50, {"optimizer": "sgd", "learning_rate": 1.0,
+    _c("exploding/adding10/sgd1", "exploding_gradients", ADDING10, {"optimizer": "sgd", "learning_rate": 1.0,
                                                                     "epochs": 10}),
     _c("exploding/sine/sgd3", "exploding_gradients", SINE, {"optimizer": "sgd", "learning_rate": 3.0, "epochs": 8}),
     _c("exploding/sine/momentum", "exploding_gradients", SINE, {"optimizer": "sgd", "learning_rate": 2.0,

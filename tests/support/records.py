@@ -78,11 +78,11 @@ def record(epoch: int, *, loss: float = 1.0, val_loss: float | None = None, step
 
 
 def history(records, settings: RunSettings | None = None, status: str = "finished",
-            markers=(), structure: ModelStructure | None = None) -> History:
+            markers=(), structure: ModelStructure | None = None, initial_weight_norm: float | None = None) -> History:
     """A History of one run holding ``records``."""
     h = History()
     h.set_structure(structure or STRUCTURE)
-    h.begin_run(1, settings or (records[0].settings if records else SETTINGS))
+    h.begin_run(1, settings or (records[0].settings if records else SETTINGS), initial_weight_norm=initial_weight_norm)
     for r in records:
         h.append(r)
     for m in markers:
@@ -92,7 +92,7 @@ def history(records, settings: RunSettings | None = None, status: str = "finishe
 
 
 def run(n: int = 6, *, losses=None, run_status: str = "finished", run_settings: RunSettings | None = None,
-        **kw) -> History:
+        initial_weight_norm: float | None = None, **kw) -> History:
     """A finished run of ``n`` epochs; ``losses`` per epoch (default: falling 10% an
     epoch); any :func:`record` keyword applies to every epoch (a callable gets the epoch)."""
     losses = losses or [0.9**e for e in range(n)]
@@ -100,4 +100,4 @@ def run(n: int = 6, *, losses=None, run_status: str = "finished", run_settings: 
     for e in range(1, n + 1):
         args = {k: (v(e) if callable(v) else v) for k, v in kw.items()}
         recs.append(record(e, loss=losses[e - 1], **args))
-    return history(recs, settings=run_settings, status=run_status)
+    return history(recs, settings=run_settings, status=run_status, initial_weight_norm=initial_weight_norm)

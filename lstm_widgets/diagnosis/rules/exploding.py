@@ -11,6 +11,7 @@ from .. import thresholds as T
 from ...config import TYPICAL_LR
 from ..finding import Finding, fmt
 from ..stats import finite, nice, num, unit
+from ._calm import calm_patch
 
 CODE = "exploding_gradients"
 
@@ -84,7 +85,15 @@ def check(ctx) -> list[Finding]:
         )
     lr = ctx.learning_rate
     patch: dict[str, Any] = {}
-    if ctx.adaptive:
+    diverged = ctx.status == "diverged" or any(r.diverged for r in ctx.records)
+    hidden = ""
+    if ctx.adaptive and clipping != "none":
+        hidden = (" With Adam, RMSprop or Nadam clipping does not bound the step (it is about the learning "
+                  "rate whatever the gradient's size): the learning rate does.")
+    elif clipping != "none":
+        hidden = (" Clipping is on, so the steps taken are bounded (at most the learning rate times the "
+                  "threshold), but the pre-clip norms show the explosion it is holding back.")
+    if ctx.adaptive and not diverged:
         # The step m/sqrt(v) is about the learning rate whatever the gradient's size, so a
         # lower clip threshold would not shorten it; a lower learning rate does. A clip (if
         # none) keeps one huge gradient from inflating the moment estimates for long.
@@ -94,22 +103,9 @@ def check(ctx) -> list[Finding]:
         fix = f"Lower the learning rate to {patch['learning_rate']:g}" + (
             " and clip each gradient at norm 1, so a single huge gradient cannot corrupt the optimizer's "
             "moment estimates" if "clipping" in patch else "")
-        hidden = (" With Adam, RMSprop or Nadam clipping does not bound the step (it is about the learning "
-                  "rate whatever the gradient's size): the learning rate does." if clipping != "none" else "")
-    else:
-        if clipping == "none":
-            patch.update({"clipping": "clipnorm", "clip_threshold": 1.0})
-        elif ctx.clip_threshold > 1.0:
-            patch["clip_threshold"] = 1.0
-        if lr >= 10 * TYPICAL_LR.get(ctx.optimizer, 1e-3) or not patch:
-            patch["learning_rate"] = nice(lr / 10)
-        fix = "Clip each gradient at norm 1" if "clipping" in patch else (
-            "Lower the clip threshold to 1" if "clip_threshold" in patch else "")
-        if "learning_rate" in patch:
-            fix = (fix + " and lower" if fix else "Lower") + f" the learning rate to {patch['learning_rate']:g}"
-        hidden = (" Clipping is on, so the steps taken are bounded (at most the learning rate times the "
-                  "threshold), but the pre-clip norms show the explosion it is holding back."
-                  if clipping != "none" else "")
+    else:  # the restart that calms the blow-up; SGD keeps a typical rate when clipping bounds the step
+        patch, fix = calm_patch(ctx, lower_lr=diverged or ctx.adaptive or lr >= 10 * TYPICAL_LR.get(ctx.optimizer, 1e-3))
+        fix = fix[:-1]
     return [Finding(
         CODE, "problem", "Exploding gradients",
         "Gradient norms grow by orders of magnitude (or single steps jump far above the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import thresholds as T
 from ..finding import Finding, fmt
 from ..stats import finite, median, nice
+from ._calm import nice_below
 from ._update import update_evidence
 
 CODE = "lr_too_high"
@@ -14,7 +15,10 @@ def check(ctx) -> list[Finding]:
     if len(ctx.finite_window) < T.MIN_TREND_EPOCHS:
         return []
     trend = ctx.trend
-    bouncing = trend["oscillating"] and trend["bounce"] >= T.LOSS_BOUNCE and not trend["improving"]
+    # Overshooting shows in the training loss too: a validation loss that zigzags while the
+    # training loss keeps making new bests is the noise of one split, not steps too long.
+    bouncing = (trend["oscillating"] and trend["bounce"] >= T.LOSS_BOUNCE and not trend["improving"]
+                and not (trend["train_improving"] and trend["ups"] < T.LOSS_UPS_OSCILLATING))
     largest, at = ctx.largest_step
     jumps = finite(largest) and largest >= T.STEP_TOO_LARGE
     if not (bouncing or trend["rising"] or jumps):
@@ -52,7 +56,18 @@ def check(ctx) -> list[Finding]:
             "Gates driven into saturation by the grown weights: "
             + ", ".join(f"{g} {v:.0%}" for g, v in hot.items()) + "."
         )
-    new_lr = nice(ctx.learning_rate / 10)
+    lr = ctx.learning_rate
+    new_lr = nice(lr / 10)
+    if jumps:  # a step is about proportional to the rate: bring the largest one under STEP_SAFE
+        new_lr = min(new_lr, nice_below(lr * T.STEP_SAFE / largest))
+    patch = {"learning_rate": new_lr}
+    fix = (f"Lower the learning rate to {new_lr:g}" + (
+        f" ({lr / new_lr:.3g}x lower: steps are about proportional to it, and its largest step would then move "
+        f"the weights by about {largest * new_lr / lr:.0%})" if jumps else " (10x lower)") + ".")
+    if ctx.unscaled_inputs:  # the inputs set the gradient's size and the gates' saturation: first them
+        patch = {}
+        fix = ("Scale the inputs first (see 'Input features are not scaled'): the step sizes are judged again "
+               "once the model sees scaled features.")
     why = ("Adam, RMSprop and Nadam move every weight by about the learning rate each step, whatever the "
            "gradient's size, so near a minimum a large rate keeps jumping across it." if ctx.adaptive else
            "Each SGD step is the learning rate times the gradient; past a certain size it jumps across the "
@@ -68,6 +83,6 @@ def check(ctx) -> list[Finding]:
         CODE, "problem", "Learning rate too high",
         f"{what} {why}",
         evidence, {**data, "trend": how, "bounce": trend["bounce"], "largest_step": largest, "largest_step_epoch": at},
-        {"learning_rate": new_lr},
-        f"Lower the learning rate 10x, to {new_lr:g}.",
+        patch,
+        fix,
     )]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..finding import Finding, fmt
-from ..stats import finite, nice, num, unit
+from ..stats import finite, num, unit
+from ._calm import calm_patch
 
 CODE = "nonfinite"
 
@@ -38,11 +37,7 @@ def check(ctx) -> list[Finding]:
             f"gradient norm {fmt(unit(last_ok, 'grad_pre_max'))}."
         )
     lr = ctx.learning_rate
-    patch: dict[str, Any] = {"learning_rate": nice(lr / 10)}
-    if ctx.clipping == "none":
-        patch.update({"clipping": "clipnorm", "clip_threshold": 1.0})
-    elif ctx.clip_threshold > 1.0 and not ctx.adaptive:  # Adam's step is not shortened by a lower threshold
-        patch["clip_threshold"] = 1.0
+    patch, fix = calm_patch(ctx)
     return [Finding(
         CODE, "problem", "Training diverged: NaN or infinite numbers",
         "The loss or the gradients became NaN or infinite. Once a NaN reaches the weights "
@@ -55,6 +50,5 @@ def check(ctx) -> list[Finding]:
             "nonfinite": nf, "learning_rate": lr, "clipping": ctx.settings.clipping,
         },
         patch,
-        f"Restart with the learning rate 10x lower ({patch['learning_rate']:g})"
-        + (f" and gradient clipping at norm {patch['clip_threshold']:g}." if "clip_threshold" in patch else "."),
+        "Restart: " + fix[0].lower() + fix[1:],
     )]

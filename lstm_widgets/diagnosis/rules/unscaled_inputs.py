@@ -10,7 +10,7 @@ CODE = "unscaled_inputs"
 
 
 def check(ctx) -> list[Finding]:
-    if not ctx.finite_window:
+    if not ctx.records:
         return []
     names, rms, source = ctx.feature_scales
     live = [x for x in rms if finite(x) and x > 1e-12]
@@ -20,8 +20,8 @@ def check(ctx) -> list[Finding]:
     big = [(n, x) for n, x in zip(names, rms) if finite(x) and x >= T.UNSCALED_MAGNITUDE]
     if spread < T.UNSCALED_SPREAD and not big:
         return []
-    window = ctx.finite_window
-    sat = {g: median([r.gate_saturation.get(g) for r in window]) for g in window[-1].gate_saturation}
+    window = ctx.finite_window  # empty when the run blew up at once: the scales are still known
+    sat = {g: median([r.gate_saturation.get(g) for r in window]) for g in window[-1].gate_saturation} if window else {}
     evidence = [
         "Feature scale (RMS) of the " + source + ": " + ", ".join(f"{n} {fmt(x)}" for n, x in zip(names, rms)) + "."
     ]
