@@ -224,9 +224,11 @@ def make_time_probe(model, loss_fn, layout: VariableLayout):
 
 
 class _Probe:
-    """The compiled probe: XLA-compiled where the model allows it (about 4x faster on the
-    CPU than the plain graph: measured 0.74 ms against 2.8 ms for LSTM(16) over 40 steps,
-    which keeps the per-epoch cost of the instruments small), the plain graph otherwise.
+    """The compiled probe, a plain graph. Not XLA: compiling it with XLA made the probe
+    about 4x faster on the CPU (0.74 ms against 2.8 ms for LSTM(16) over 40 steps, a few
+    ms per epoch), but loading XLA's compiler costs a kernel about 120 MB resident for
+    good (measured: 813 MB against 694 MB after one Trainer), which put a lesson kernel
+    over its 1 GB budget on a machine like CI's.
 
     Attributes:
         gates: The gates of the "saturation" entry (empty when it is skipped).
@@ -234,14 +236,7 @@ class _Probe:
 
     def __init__(self, fn, gates):
         self.gates = gates
-        self._plain = tf.function(fn, reduce_retracing=True)
-        self._fast = tf.function(fn, jit_compile=True, reduce_retracing=True)
-        self._use_fast = True
+        self._fn = tf.function(fn, reduce_retracing=True)
 
     def __call__(self, x, y):
-        if self._use_fast:
-            try:
-                return self._fast(x, y)
-            except Exception:  # an op XLA cannot compile (a user's model): the plain graph
-                self._use_fast = False
-        return self._plain(x, y)
+        return self._fn(x, y)
