@@ -229,6 +229,18 @@ def test_unscaled_target_edges(level, scale_target, found):
     assert not fires("unscaled_target", h)  # without the data nothing can be said
 
 
+@pytest.mark.parametrize("vs_persistence, converged", [(0.99 * T.BEHIND_PERSISTENCE_SHARE, True),
+                                                       (1.01 * T.BEHIND_PERSISTENCE_SHARE, False), (3.0, False)])
+def test_a_forecaster_behind_persistence_has_not_converged(vs_persistence, converged):
+    # below half the mean baseline; the corpus's miss was at 0.49 of the mean and 3.1x persistence
+    best = 0.49
+    data = _data(np.full(40, T.UNSCALED_TARGET))
+    settings = SETTINGS.replace(scale_target=False)
+    h = run(val_loss=best, baseline=1.0, persistence=best / vs_persistence, settings=settings, run_settings=settings)
+    assert Context.build(h, data).converged is converged
+    assert fires("unscaled_target", h, data) is not converged
+
+
 @pytest.mark.parametrize("share, epochs, found", [
     (T.NOT_LEARNING_SHARE, T.NOT_LEARNING_EPOCHS, True),
     (0.99 * T.NOT_LEARNING_SHARE, T.NOT_LEARNING_EPOCHS, False),

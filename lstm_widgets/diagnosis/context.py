@@ -251,8 +251,12 @@ class Context:
 
     @property
     def converged(self) -> bool:
-        """The run has learned most of what there is (well below the mean baseline)."""
-        return stats.finite(self.vs_mean) and self.vs_mean <= T.CONVERGED_SHARE
+        """The run has learned most of what there is: well below the mean baseline and, for
+        a windowed series, not behind repeating the last value (the behind_persistence test:
+        a forecaster three times behind persistence has not converged, however far below
+        the mean it is)."""
+        behind = stats.finite(self.vs_persistence) and self.vs_persistence >= T.BEHIND_PERSISTENCE_SHARE
+        return stats.finite(self.vs_mean) and self.vs_mean <= T.CONVERGED_SHARE and not behind
 
     # -- shared measures, computed once ------------------------------------------------------
     @cached_property

@@ -139,7 +139,8 @@ WORSE_THAN_MEAN = 2.0
 #: loss of repeating the target's last value, while the mean is beaten.
 BEHIND_PERSISTENCE_SHARE = 0.95
 #: A run whose judged loss is below this share of the mean baseline has learned most of
-#: what there is: a flat loss there is convergence, not a learning rate too low.
+#: what there is (if it is not behind persistence too): a flat loss there is convergence,
+#: not a learning rate too low.
 CONVERGED_SHARE = 0.5
 #: "The learning rate was decayed": the rate in force is at most this share of the one
 #: the run started with (a schedule, ReduceLROnPlateau, or a change in the Lab).

@@ -17,11 +17,15 @@ A case's label is confirmed by the run's OUTCOME, never by the diagnosis:
   the fix lowers the validation MSE, in the target's own units, by at least 10%
   (learning rate too high or too low, unscaled inputs or target, clipping too tight).
 
-Seeds 0 and 1 of every case are the part the thresholds may be tuned on; seed 2 of
-every case, and every case marked ``held_out`` (series never looked at while tuning),
-are held apart and reported on their own. Seed 3 of every case is the fresh part: added
-after the tuning was done (the held-apart part had by then shown two failures, which
-were fixed: see the git log), run only for the final report, never tuned on.
+Seeds 0 and 1 of every case are the part the thresholds may be tuned on; seeds 2 and 3
+of every case, and every case marked ``held_out`` (series never looked at while tuning),
+are held apart and reported on their own. The last seed of every case is the fresh part,
+run only for a final report, never tuned on. Its history, told so nothing is hidden: seed 3
+was the first fresh part, added after the held-apart part had shown two failures (fixed:
+see the git log); its one miss (an unscaled target whose run was below half the mean
+baseline but three times behind persistence, so it counted as converged) led to a fix of
+"converged", after which seed 3 counts with the held-apart part and seed 4 is the fresh
+part.
 """
 
 from __future__ import annotations
@@ -30,12 +34,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-SEEDS = (0, 1, 2, 3)
-#: The seed of every case that stays out of tuning (a quarter of the corpus, with the
-#: held-out cases).
-HELD_OUT_SEED = 2
+SEEDS = (0, 1, 2, 3, 4)
+#: The seeds of every case that stay out of tuning (with the held-out cases at every seed).
+HELD_OUT_SEEDS = (2, 3)
 #: The seed of the fresh part, never tuned on (see the module docstring).
-FRESH_SEED = 3
+FRESH_SEED = 4
 #: A designed fix confirms its label when it lowers the validation MSE (target units) by this.
 FIX_HELPS = 0.10
 NOT_LEARNING_SHARE = 0.95
@@ -70,7 +73,7 @@ class Case:
     held_out: bool = False
 
     def held_apart(self, seed: int) -> bool:
-        return self.held_out or seed == HELD_OUT_SEED
+        return self.held_out or seed in HELD_OUT_SEEDS
 
     def part(self, seed: int) -> str:
         """"tuned", "held apart" or "fresh" (see the module docstring)."""
