@@ -17,7 +17,7 @@ for fit, and the recorded epoch time (steps, validation, statistics, probe) for 
 Trainers; process CPU time is measured around each call. The first epoch of each side
 (tracing) is left out. The spread is the interquartile range of the per-epoch ratios.
 
-    python benchmarks/overhead.py [--rounds 15] [--sizes 0,1,2] [--no-lab]
+    python benchmarks/overhead.py [--rounds 40] [--sizes 0,1,2] [--no-lab]
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def measure(label: str, config: TrainConfig, data, rounds: int, lab: bool) -> di
 
 def main(argv=None) -> float:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=15, help="epochs per side, alternated one by one")
+    p.add_argument("--rounds", type=int, default=40, help="epochs per side, alternated one by one")
     p.add_argument("--sizes", default="0,1,2", help="which sizes to run, e.g. 0,2")
     p.add_argument("--no-lab", action="store_true", help="leave out the row with a Lab attached")
     args = p.parse_args(argv)

@@ -14,7 +14,7 @@ a watched model costs once the Monitor is gone. Prints wall and process CPU time
 spread of the per-epoch ratios and, on its last line, the median ratio fit + watch() /
 plain fit (target: at most 1.05).
 
-    python benchmarks/watch_overhead.py [--rounds 20]
+    python benchmarks/watch_overhead.py [--rounds 40]
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class Side:
 
 def main(argv=None) -> float:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=20, help="epochs per side, alternated one by one")
+    p.add_argument("--rounds", type=int, default=40, help="epochs per side, alternated one by one")
     args = p.parse_args(argv)
 
     data = make_data()
