@@ -256,6 +256,14 @@ def test_not_learning_edges(share, epochs, found):
         assert f.title.startswith("Not learning")
 
 
+def test_healthy_says_what_it_was_judged_against():
+    f = next(f for f in diagnose(run(val_loss=0.1, baseline=1.0, persistence=0.2)) if f.code == "healthy")
+    assert "Best validation loss 0.1: 0.1x that of always predicting the mean, 0.5x that of repeating the last value." \
+        in f.evidence
+    f = next(f for f in diagnose(run()) if f.code == "healthy")  # no baseline recorded: nothing claimed
+    assert not any("predicting the mean" in line for line in f.evidence)
+
+
 def test_worse_than_the_mean_is_said_so():
     f = next(f for f in diagnose(run(val_loss=T.WORSE_THAN_MEAN, baseline=1.0)) if f.code == "not_learning")
     assert f.title == "Worse than always predicting the mean"
