@@ -30,6 +30,7 @@ __all__ = [
     "Monitor",
     "write_report",
     "first_checks",
+    "Sweep",
     "load_ipython_extension",
     "__version__",
 ]
@@ -44,6 +45,8 @@ _LAZY = {
     "Monitor": ("engine.monitor", "Monitor"),
     "write_report": ("render.report", "write_report"),
     "first_checks": ("engine.first_checks", "first_checks"),
+    # Dask loads only when a sweep is asked for.
+    "Sweep": ("sweep", "Sweep"),
 }
 
 

@@ -1,13 +1,18 @@
-"""``lstm-widgets`` / ``jupyter lstm-widgets``: copy the lessons, or diagnose a CSV headless.
+"""``lstm-widgets`` / ``jupyter lstm-widgets``: copy the lessons, diagnose a CSV headless,
+or sweep settings over it on Dask.
 
     lstm-widgets lessons [DIR] [--no-browser] [--no-lab]
     lstm-widgets diagnose DATA.csv --target COL --lookback N [--report FILE.html] [SETTINGS...]
+    lstm-widgets sweep DATA.csv --target COL --lookback N --optimizer adam,sgd --learning-rate 1e-3,1e-2
+                       [--seeds K] [--scheduler tcp://HOST:8786] [--out results.csv] [--report FILE.html]
 
 SETTINGS are the options of every TrainConfig setting (``lstm-widgets diagnose -h`` lists
 them; they come from lstm_widgets.config.SETTINGS), e.g. ``--optimizer sgd --lr 0.05
 --clipnorm 1``.
 
 Exit codes of ``diagnose``: 0 healthy, 1 warnings or problems found, 2 bad input.
+Exit codes of ``sweep``: 0 every run ended (a diverged run is a result), 1 some run
+failed, 2 bad input.
 """
 
 from __future__ import annotations
@@ -173,16 +178,98 @@ def _diagnose(args) -> int:
     return 1
 
 
+def _series_data(args):
+    df = _load_csv(args)
+    from .data import SequenceData
+
+    try:
+        return SequenceData.from_series(df, lookback=args.lookback, target=args.target, name=Path(args.csv).stem)
+    except ValueError as exc:
+        raise _BadInput(str(exc)) from None
+
+
+def _progress_line(sweep, width: int = 24) -> str:
+    n = max(1, len(sweep))
+    filled = round(width * sweep.done / n)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {sweep.progress_text()}"
+
+
+def _sweep(args) -> int:
+    from .config import TrainConfig, grid_from_arguments
+
+    try:
+        grid, base = grid_from_arguments(args)
+        config = TrainConfig().replace(**base)
+    except ValueError as exc:
+        raise _BadInput(str(exc)) from None
+    if not grid and args.seeds <= 1:
+        raise _BadInput("nothing to sweep: give an option several comma-separated values, e.g. "
+                        "--optimizer adam,sgd --learning-rate 1e-3,1e-2 (or --seeds 3).")
+    if args.seeds < 1:
+        raise _BadInput(f"--seeds must be 1 or more; got {args.seeds}.")
+    data = _series_data(args)
+    from .sweep import Sweep
+
+    try:
+        sweep = Sweep(data, grid=grid or {"seed": [config.seed + k for k in range(args.seeds)]}, base=config,
+                      seeds=args.seeds if grid else 1, client=args.scheduler, max_runs=args.max_runs)
+    except ValueError as exc:
+        raise _BadInput(str(exc)) from None
+    print(f"sweeping {len(sweep)} runs of {config.epochs} epochs on {len(data.X_train)} windows of "
+          f"{args.lookback} steps, target {args.target!r} ...", flush=True)
+    tty = sys.stderr.isatty()
+    last = [""]
+
+    def show() -> None:
+        line = _progress_line(sweep)
+        if line != last[0]:
+            last[0] = line
+            print(("\r" + line.ljust(100)) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    sweep.on_update(show)
+    try:
+        sweep.run(wait=True)
+    except KeyboardInterrupt:
+        print("\nstopping the sweep ...", file=sys.stderr, flush=True)
+        sweep.stop(wait=True)
+    except RuntimeError as exc:  # no cluster at --scheduler, ...
+        cause = exc.__cause__
+        raise _BadInput(str(cause if isinstance(cause, ValueError) else exc)) from None
+    finally:
+        if args.scheduler is None:
+            from .sweep import close_local_cluster
+
+            close_local_cluster()
+    if tty:
+        print(file=sys.stderr)
+    print(sweep.where)
+    df = sweep.results
+    shown = ["run"] + sweep.varying + ["status", "best_val_loss", "final_val_loss", "step_ratio", "finding"]
+    print(df.sort_values("best_val_loss", na_position="last")[shown].to_string(index=False))
+    try:
+        best = sweep.best()
+        print(f"best: run {best.index} ({', '.join(f'{k}={getattr(best.config, k)!r}' for k in sweep.varying)})")
+    except ValueError as exc:
+        print(f"best: none ({exc})")
+    if args.out:
+        df.to_csv(args.out, index=False)
+        print(f"results written to {args.out}")
+    if args.report:
+        sweep.report(args.report, title=f"lstm-widgets sweep {args.csv}")
+        print(f"report written to {args.report}")
+    return 1 if (df["status"] == "failed").any() else 0
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise _BadInput(message)
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .config import add_setting_arguments
+    from .config import add_grid_arguments, add_setting_arguments
 
     p = _Parser(prog="lstm-widgets", description="Why is my LSTM failing to update its weights?")
-    sub = p.add_subparsers(dest="command", metavar="{lessons,diagnose}")
+    sub = p.add_subparsers(dest="command", metavar="{lessons,diagnose,sweep}")
     le = sub.add_parser("lessons", help="copy the lesson notebooks into DIR and open JupyterLab there")
     le.add_argument("dir", nargs="?", default="lstm-widgets-lessons", metavar="DIR",
                     help="folder for the lessons (default: ./lstm-widgets-lessons)")
@@ -194,7 +281,18 @@ def _parser() -> argparse.ArgumentParser:
     dg.add_argument("--lookback", required=True, type=int, help="time steps per input window")
     add_setting_arguments(dg)
     dg.add_argument("--report", metavar="FILE.html", help="also write a self-contained HTML report")
-    for s in (le, dg):
+    sw = sub.add_parser("sweep", help="train every combination of settings on a CSV time series, on Dask")
+    sw.add_argument("csv", metavar="DATA.csv", help="a CSV file, one row per time step, numeric columns")
+    sw.add_argument("--target", required=True, help="the column to predict")
+    sw.add_argument("--lookback", required=True, type=int, help="time steps per input window")
+    add_grid_arguments(sw)
+    sw.add_argument("--seeds", type=int, default=1, metavar="K", help="runs per combination (seeds seed..seed+K-1)")
+    sw.add_argument("--max-runs", type=int, default=None, metavar="N", help="allow more than 500 runs, up to N")
+    sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="a Dask scheduler, e.g. tcp://127.0.0.1:8786 (default: a local cluster on this machine)")
+    sw.add_argument("--out", metavar="FILE.csv", help="write the table of runs as CSV")
+    sw.add_argument("--report", metavar="FILE.html", help="also write a self-contained HTML report")
+    for s in (le, dg, sw):
         s.error = lambda message, _p=s: (_ for _ in ()).throw(_BadInput(f"{_p.prog}: {message}"))
     return p
 
@@ -211,6 +309,8 @@ def main(argv=None) -> int:
             return 2
         if args.command == "lessons":
             return _lessons(args)
+        if args.command == "sweep":
+            return _sweep(args)
         return _diagnose(args)
     except _BadInput as exc:
         print(f"lstm-widgets: error: {exc}", file=sys.stderr)

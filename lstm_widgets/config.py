@@ -470,3 +470,68 @@ def options_usage() -> str:
             parts.append(f"[{s.flags[0]}{arg}]")
     parts.append("[" + " | ".join(f"{f} T" for f in CLIP_FLAGS.values()) + "]")
     return " ".join(parts)
+
+
+# -- sweep options (``lstm-widgets sweep``): every setting takes a comma-separated list ----
+_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+def sweep_flag(s: Setting) -> str:
+    """The sweep command's flag of a setting: its own first long flag (``--lr`` is
+    ``--learning-rate`` there), else ``--name-with-dashes`` (``--clipping``,
+    ``--clip-threshold``)."""
+    longs = [f for f in s.flags if f.startswith("--")]
+    named = "--" + s.name.replace("_", "-")
+    return named if named in longs or not longs else longs[0]
+
+
+def add_grid_arguments(parser) -> None:
+    """One option per setting for ``lstm-widgets sweep``: ``--optimizer adam,sgd``
+    sweeps the values listed, a single value sets it for every run."""
+    for s in SETTINGS:
+        flags = [sweep_flag(s)] + [f for f in s.flags if f != sweep_flag(s)]
+        what = " or ".join(s.choices) if s.kind == "choice" else ("true,false" if s.kind == "bool" else s.kind)
+        parser.add_argument(*flags, dest=s.name, default=None, metavar="V[,V...]",
+                            help=f"{s.help} Values ({what}), comma-separated to sweep them. "
+                                 f"Default: {s.default!r}.")
+
+
+def _parse_value(s: Setting, text: str) -> Any:
+    t = text.strip()
+    if s.kind == "bool":
+        if t.lower() in _TRUE:
+            return True
+        if t.lower() in _FALSE:
+            return False
+        raise ValueError(f"{sweep_flag(s)}: {t!r} is not true or false.")
+    if s.kind in _ARG_TYPE:
+        try:
+            return _ARG_TYPE[s.kind](t)
+        except ValueError:
+            raise ValueError(f"{sweep_flag(s)}: {t!r} is not {'a whole number' if s.kind == 'int' else 'a number'}; "
+                             f"{s.name} must be {s.bounds_text()}.") from None
+    return t
+
+
+def grid_from_arguments(args) -> tuple[dict[str, list], dict[str, Any]]:
+    """``(grid, base changes)`` from :func:`add_grid_arguments`' parsed options: a
+    setting given several values goes into the grid, one value into every run's base.
+
+    Raises:
+        ValueError: a value that is not of the setting's kind (each value is then
+            validated by TrainConfig, with the same messages as everywhere).
+    """
+    grid: dict[str, list] = {}
+    base: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = getattr(args, s.name, None)
+        if raw is None:
+            continue
+        values = [_parse_value(s, part) for part in str(raw).split(",") if part.strip()]
+        if not values:
+            raise ValueError(f"{sweep_flag(s)}: no value given.")
+        if len(values) == 1:
+            base[s.name] = values[0]
+        else:
+            grid[s.name] = values
+    return grid, base

@@ -254,6 +254,14 @@ class EpochRecord:
     baseline_split: str = ""
     probe_loss: float | None = None
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "EpochRecord":
+        """An EpochRecord from ``dataclasses.asdict(record)`` (History JSON, a sweep's
+        stream); unknown keys are ignored, so newer records read in older code."""
+        kw = {k: v for k, v in d.items() if k in _RECORD_FIELDS}
+        kw["settings"] = RunSettings.from_dict(kw.get("settings"))
+        return cls(**kw)
+
     def value(self, field_name: str, unit: str = "global") -> float:
         """One unit number, e.g. ``record.value("update_ratio", "lstm_1")``."""
         return self.units[field_name][unit]
@@ -261,6 +269,9 @@ class EpochRecord:
     @property
     def diverged(self) -> bool:
         return self.status == "diverged"
+
+
+_RECORD_FIELDS = frozenset(f.name for f in fields(EpochRecord))
 
 
 @dataclass
@@ -502,11 +513,6 @@ class History:
                             v.get("initial_loss"), v.get("zero_loss"), v.get("initial_weight_norm"))
             for k, v in d["runs"].items()
         }
-        rec_fields = {f.name for f in fields(EpochRecord)}
-        h.records = []
-        for r in d["records"]:
-            kw = {k: v for k, v in r.items() if k in rec_fields}
-            kw["settings"] = RunSettings.from_dict(kw.get("settings"))
-            h.records.append(EpochRecord(**kw))
+        h.records = [EpochRecord.from_dict(r) for r in d["records"]]
         h.markers = [ChangeMarker(**m) for m in d["markers"]]
         return h
