@@ -128,6 +128,8 @@ def test_lab_in_a_real_browser(lab_notebook):
         page.set_viewport_size({"width": 1280, "height": 2600})  # every panel and the diagnosis at once
         page.wait_for_timeout(800)
         screenshot(page, "lab-full")
+        shares = [t for t in panel_svg_texts(page, "lw-panel-grad") if t.endswith("%")]
+        assert shares == ["0%", "50%", "100%"]  # the clipped-share axis, without padding ticks
         assert page.locator(".lw-diagnosis .lw-finding").count() >= 1
 
         errors = console.widget_errors()
@@ -193,3 +195,62 @@ def test_a_lesson_runs_in_the_browser_and_its_lab_answers_clicks(tmp_path):
         assert re.search(r"epoch\s+2\s*/\s*2", lab.locator(".lw-progress-text").text_content() or "")
         assert "finished" in (lab.locator(".lw-status").text_content() or "")
         assert not console.widget_errors(), console.widget_errors()
+
+
+SWEEP_CELL = (
+    "from lstm_widgets import TrainConfig, load_dataset\n"
+    "from lstm_widgets.sweep import Sweep\n"
+    "data = load_dataset('sine', n_samples=128, seq_len=10)\n"
+    "sweep = Sweep(data, grid={'optimizer': ['adam', 'sgd'], 'learning_rate': [1e-3, 1e-2, 10.0]},\n"
+    "              base=TrainConfig(epochs=6, units=8))\n"
+    "sweep.run()  # returns at once: the display fills in as the runs go"
+)
+
+
+def _worker_processes() -> list[int]:
+    import psutil
+
+    return [p.pid for p in psutil.process_iter(["cmdline"])
+            if any("distributed" in part or "multiprocessing.spawn" in part for part in (p.info["cmdline"] or []))]
+
+
+def test_a_sweep_fills_in_live_and_opens_a_run_in_a_lab(tmp_path):
+    before = set(_worker_processes())
+    (tmp_path / "sweep.ipynb").write_text(json.dumps(notebook([SWEEP_CELL])))
+    with jupyterlab(tmp_path) as url, browser_page(1280, 1800) as page:
+        console = Console(page)
+        open_and_run_all(page, url, "sweep.ipynb")
+        page.wait_for_selector(".lw-sweep", timeout=120_000)
+        page.wait_for_function(
+            "() => /6\\/6 runs done/.test(document.querySelector('.lw-sweep-status')?.textContent || '')",
+            timeout=300_000,
+        )
+        page.wait_for_timeout(1000)
+        screenshot(page, "sweep-finished")
+        assert "Local Dask cluster" in (page.text_content(".lw-sweep-where") or "")
+        assert page.locator(".lw-sweep-curves path.line").count() == 6  # one curve per run
+        cells = page.locator(".lw-sweep-heatmap td").all_text_contents()
+        assert len(cells) == 6 and "diverged" in cells  # SGD at lr 10
+        assert sum(1 for c in cells if re.fullmatch(r"[0-9.e+-]+", c)) == 5
+        rows = page.locator(".lw-sweep-table tr").count()
+        assert rows == 7  # the header and one row per run
+        before_colours = page.evaluate(
+            "() => [...document.querySelectorAll('.lw-sweep-curves path.line')].map(p => p.style.stroke)")
+        page.locator(".lw-sweep-colour select").select_option("learning_rate")
+        page.wait_for_function(
+            "old => JSON.stringify([...document.querySelectorAll('.lw-sweep-curves path.line')]"
+            ".map(p => p.style.stroke)) !== old", arg=json.dumps(before_colours), timeout=30_000)
+        page.locator(".lw-sweep-pick select").select_option(label="run 1")
+        page.click(".lw-sweep-open")
+        page.wait_for_selector(".lw-sweep .lw-lab .lw-train", timeout=120_000)
+        page.locator(".lw-sweep .lw-lab").scroll_into_view_if_needed()
+        assert "learning_rate=0.01" in (page.text_content(".lw-sweep .lw-lab .lw-code") or "")
+        screenshot(page, "sweep-run-opened-in-a-lab")
+        assert not console.widget_errors(), console.widget_errors()
+    # the kernel that started the cluster is gone, and its worker processes with it
+    import time
+
+    end = time.monotonic() + 60
+    while set(_worker_processes()) - before and time.monotonic() < end:
+        time.sleep(1)
+    assert not set(_worker_processes()) - before

@@ -46,8 +46,8 @@ def _exercises(nb) -> list[tuple[int, str]]:
     return out
 
 
-def test_there_are_five_lessons():
-    assert [p.name[:2] for p in LESSONS] == ["01", "02", "03", "04", "05"]
+def test_there_are_six_lessons():
+    assert [p.name[:2] for p in LESSONS] == ["01", "02", "03", "04", "05", "06"]
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.name)

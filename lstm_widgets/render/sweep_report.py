@@ -54,7 +54,7 @@ def _heat_maps(sweep, df) -> str:
     y = sweep.varying[1] if len(sweep.varying) > 1 else sweep.varying[0]
     facet = sweep.varying[2] if len(sweep.varying) > 2 else None
     groups = [(None, df)] if facet is None else sorted(df.groupby(facet), key=lambda kv: value_order(kv[0]))
-    vals = df["best_val_loss"].to_numpy(dtype=float)
+    vals = df[~df["status"].isin(["diverged", "failed"])]["best_val_loss"].to_numpy(dtype=float)
     vals = vals[np.isfinite(vals) & (vals > 0)]
     lo, hi = (math.log10(vals.min()), math.log10(vals.max())) if vals.size else (0.0, 1.0)
     out = []

@@ -338,7 +338,9 @@ class Sweep:
     def results(self):
         """A pandas DataFrame, one row per run: ``run``, the settings that vary, then
         ``status``, ``epochs``, ``final_loss``, ``final_val_loss``, ``best_val_loss``,
-        ``best_epoch``, ``diverged``, ``step_ratio`` (the mean per-step update
+        ``best_epoch``, ``diverged``, ``mean_baseline`` (the loss of always predicting
+        the training mean, on the same split), ``vs_mean`` (best_val_loss as a share of
+        it: 1 learned nothing), ``step_ratio`` (the mean per-step update
         ||ΔW_step||/||W|| of the last epoch), ``finding`` (the top finding's code),
         ``finding_title``, ``attempts``, ``error`` and every other setting."""
         import pandas as pd
@@ -351,6 +353,7 @@ class Sweep:
             finite = [(v, x.epoch) for v, x in zip(vals, recs) if v is not None and math.isfinite(v)]
             best = min(finite) if finite else (math.nan, None)
             top = r.top_finding
+            base = next((x.baseline_loss for x in reversed(recs) if x.baseline_loss), None) or math.nan
             row = {"run": r.index}
             row.update({k: getattr(r.config, k) for k in self.varying})
             row.update({
@@ -361,6 +364,8 @@ class Sweep:
                 "best_val_loss": best[0],
                 "best_epoch": best[1],
                 "diverged": r.status == "diverged",
+                "mean_baseline": base,
+                "vs_mean": best[0] / base if base and math.isfinite(best[0]) else math.nan,
                 "step_ratio": (last.units.get("step_ratio_mean", {}).get("global", math.nan) if last else math.nan),
                 "finding": top.code if top else "",
                 "finding_title": top.title if top else "",

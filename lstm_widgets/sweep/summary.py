@@ -4,10 +4,11 @@ cells over two settings, and the order values of a setting are shown in."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["heat_map_cells", "value_order"]
+__all__ = ["heat_map_cells", "value_order", "stability", "StabilityRange", "TRAINS_SHARE"]
 
 
 def value_order(v):
@@ -38,3 +39,53 @@ def heat_map_cells(df, x: str, y: str, metric: str):
         else:
             cells[(xv, yv)] = (math.nan, "")
     return xs, ys, cells
+
+
+#: A run "trains" when its best validation loss is below this share of the loss of always
+#: predicting the training mean (and it neither diverged nor failed). The diagnosis's
+#: "not learning" is within 5% of that baseline (share >= 0.95); half of it is a run that
+#: has clearly learned something, without asking every task to reach the same depth.
+TRAINS_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class StabilityRange:
+    """The learning rates at which one group of runs (an optimizer) trained.
+
+    Attributes:
+        tried: Every learning rate tried, ascending.
+        trained: Those at which the best run trained (see TRAINS_SHARE), ascending.
+        lowest, highest: The ends of ``trained`` (None when nothing trained).
+        decades: log10(highest / lowest): how wide the range is (0 for one rate).
+        contiguous: No rate inside the range failed to train.
+        shares: ``{learning rate: the lowest vs_mean there}`` (NaN: diverged or failed).
+    """
+
+    tried: tuple
+    trained: tuple
+    lowest: float | None
+    highest: float | None
+    decades: float
+    contiguous: bool
+    shares: dict
+
+
+def stability(df, by: str = "optimizer", share: float = TRAINS_SHARE) -> dict:
+    """``{value of by: StabilityRange}`` from a sweep's ``results`` over learning_rate:
+    for each optimizer (or other setting), the learning rates that train."""
+    if "learning_rate" not in df.columns or "vs_mean" not in df.columns:
+        raise ValueError("stability() needs sweep.results with learning_rate and vs_mean columns.")
+    out = {}
+    for value, g in sorted(df.groupby(by), key=lambda kv: value_order(kv[0])):
+        shares = {}
+        for lr, runs in g.groupby("learning_rate"):
+            ok = runs[~runs["status"].isin(["diverged", "failed"])]["vs_mean"].to_numpy(dtype=float)
+            ok = ok[np.isfinite(ok)]
+            shares[float(lr)] = float(ok.min()) if ok.size else math.nan
+        tried = tuple(sorted(shares))
+        trained = tuple(lr for lr in tried if math.isfinite(shares[lr]) and shares[lr] <= share)
+        lo, hi = (trained[0], trained[-1]) if trained else (None, None)
+        inside = [lr for lr in tried if lo is not None and lo <= lr <= hi]
+        out[value] = StabilityRange(tried, trained, lo, hi, math.log10(hi / lo) if trained else 0.0,
+                                    len(inside) == len(trained), shares)
+    return out

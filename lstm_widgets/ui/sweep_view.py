@@ -26,7 +26,7 @@ from ipywidgets import HTML, Button, Dropdown, HBox, IntProgress, Layout, Output
 from ..sweep.summary import heat_map_cells, value_order as _key
 from .panels.base import PALETTE, decades, drawable, epoch_axis, figure, log_axis
 
-__all__ = ["SweepView", "REDRAW_S", "MAX_TABLE_ROWS"]
+__all__ = ["SweepView", "stability_figure", "REDRAW_S", "MAX_TABLE_ROWS"]
 
 #: Least time between two redraws driven by the sweep's records.
 REDRAW_S = 0.5
@@ -54,8 +54,10 @@ class SweepView:
     """The notebook display of a :class:`lstm_widgets.sweep.Sweep` (shown when the sweep
     is the last value of a cell, or with ``display(SweepView(sweep).widget)``).
 
-    Stable CSS classes: ``lw-sweep`` (root), ``lw-sweep-status``, ``lw-sweep-curves``,
-    ``lw-sweep-heatmap``, ``lw-sweep-table``, ``lw-sweep-open``.
+    Stable CSS classes: ``lw-sweep`` (root), ``lw-sweep-status``, ``lw-sweep-where``,
+    ``lw-sweep-curves``, ``lw-sweep-heatmap``, ``lw-sweep-table``, ``lw-sweep-open``, and
+    the controls ``lw-sweep-colour``, ``-metric``, ``-x``, ``-y``, ``-facet``, ``-sort``,
+    ``-pick``.
     """
 
     def __init__(self, sweep) -> None:
@@ -86,13 +88,17 @@ class SweepView:
         self.open_button = Button(description="Open in a Lab", tooltip="A Lab with this run's settings and data",
                                   layout=Layout(width="140px"))
         self.open_button.add_class("lw-sweep-open")
+        for w, cls in ((self.colour_by, "lw-sweep-colour"), (self.metric, "lw-sweep-metric"), (self.hx, "lw-sweep-x"),
+                       (self.hy, "lw-sweep-y"), (self.facet, "lw-sweep-facet"), (self.sort_by, "lw-sweep-sort"),
+                       (self.pick, "lw-sweep-pick")):
+            w.add_class(cls)
         self.lab_out = Output()
 
         self.sx, self.sy = LinearScale(min=0.0, max=1.0), LogScale(min=1e-3, max=1.0)
         self.curves = Lines(x=np.zeros((1, 2), np.float32), y=np.full((1, 2), 1e-3, np.float32),
                             scales={"x": self.sx, "y": self.sy}, colors=[PALETTE[0]], stroke_width=1.5)
         self.fig = figure("validation loss of every run", [self.curves],
-                          [epoch_axis(self.sx, label="epoch"), log_axis(self.sy)], width=560, height=320)
+                          [epoch_axis(self.sx, label="epoch"), log_axis(self.sy)], width=460, height=320)
         self.fig.add_class("lw-sweep-curves")
         self.legend = HTML()
         self.heat = HTML()
@@ -107,8 +113,10 @@ class SweepView:
         self._where = where
         self.widget = VBox([
             HBox([self.bar, self.status]), where,
-            HBox([VBox([self.colour_by, self.fig, self.legend]),
-                  VBox([HBox([self.metric]), HBox([self.hx, self.hy]), self.facet, self.heat])]),
+            HBox([VBox([self.colour_by, self.fig, self.legend], layout=Layout(flex="0 0 auto", width="480px")),
+                  VBox([HBox([self.metric]), HBox([self.hx, self.hy]), self.facet, self.heat],
+                       layout=Layout(flex="1 1 auto", min_width="360px"))],
+                 layout=Layout(flex_flow="row wrap", align_items="flex-start")),
             HBox([self.sort_by, self.descending]), self.table,
             HBox([self.pick, self.open_button]), self.lab_out,
         ], layout=Layout(width="100%"))
@@ -151,7 +159,12 @@ class SweepView:
             Y[i, : len(v)] = v
         Y[~np.isfinite(Y) | (Y <= 0)] = np.nan
         X = np.arange(1, max(n, 1) + 1, dtype=float)
-        lo, hi = decades(Y, default=(1e-3, 1.0))
+        # The scale follows the runs that did not diverge: a diverging run's 1e30 would
+        # flatten every other curve into one line. It leaves through the top edge instead.
+        calm = [i for i, r in enumerate(runs) if r.status not in ("diverged", "failed")]
+        lo, hi = decades(Y[calm] if calm else Y, default=(1e-3, 1.0))
+        with np.errstate(invalid="ignore"):
+            Y = np.where(Y > hi, hi, Y)
         colours, of = self._colours()
         X2, Y2 = drawable(X, Y, lo)
         with self.curves.hold_sync():
@@ -162,14 +175,17 @@ class SweepView:
         chips = " ".join(
             f"<span style='white-space:nowrap'><span style='display:inline-block;width:12px;height:3px;"
             f"background:{c};vertical-align:middle'></span> {html.escape(_fmt(v))}</span>" for v, c in of.items())
-        self.legend.value = f"<div style='font-size:12px'>{html.escape(key)}: {chips}</div>"
+        off = sum(1 for r in runs if r.status == "diverged")
+        note = f" · {off} diverged run{'s' if off > 1 else ''} leave{'s' if off == 1 else ''} through the top" if off else ""
+        self.legend.value = f"<div style='font-size:12px'>{html.escape(key)}: {chips}{note}</div>"
 
     def _draw_heat(self, df) -> None:
         metric, x, y, facet = self.metric.value, self.hx.value, self.hy.value, self.facet.value
         if df.empty:
             self.heat.value = ""
             return
-        finite = df[metric].to_numpy(dtype=float)
+        shown = df[~df["status"].isin(["diverged", "failed"])]  # the values the cells can show
+        finite = shown[metric].to_numpy(dtype=float)
         finite = finite[np.isfinite(finite) & (finite > 0)]
         if finite.size:
             lo, hi = math.log10(finite.min()), math.log10(finite.max())
@@ -241,3 +257,47 @@ class SweepView:
 
             display(lab.widget if hasattr(lab, "widget") else lab)
         return lab
+
+
+def stability_figure(results, by: str = "optimizer", title: str | None = None):
+    """A stability map: each group's (optimizer's) best validation loss as a share of
+    always predicting the mean, against the learning rate, both on log scales, with the
+    line under which a run "trains" (:data:`lstm_widgets.sweep.summary.TRAINS_SHARE`).
+    A learning rate whose runs all diverged or failed is drawn as a gap.
+
+    Args:
+        results: ``sweep.results`` of a sweep over learning_rate (and ``by``).
+        by: The setting with one line each. Defaults to "optimizer".
+        title: The figure title.
+
+    Returns:
+        A bqplot Figure (``figure.marks[0].y``: one row per group, NaN where nothing trained
+        to a finite loss).
+    """
+    from bqplot import Axis, Figure
+
+    from ..sweep.summary import TRAINS_SHARE, stability
+
+    ranges = stability(results, by=by)
+    rates = sorted({lr for r in ranges.values() for lr in r.tried})
+    Y = np.array([[r.shares.get(lr, math.nan) for lr in rates] for r in ranges.values()], dtype=float)
+    Y[~np.isfinite(Y) | (Y <= 0)] = np.nan
+    lo, hi = decades(Y, [TRAINS_SHARE], default=(1e-2, 10.0))
+    sx, sy = LogScale(min=rates[0] / 1.5, max=rates[-1] * 1.5), LogScale(min=lo, max=hi)
+    X2, Y2 = drawable(np.asarray(rates, dtype=float), Y, lo)
+    labels = [str(k) for k in ranges]
+    lines = Lines(x=X2, y=Y2, scales={"x": sx, "y": sy}, colors=[PALETTE[i % len(PALETTE)] for i in range(len(labels))],
+                  labels=labels, display_legend=True, marker="circle", marker_size=24, stroke_width=2)
+    band = Lines(x=np.array([rates[0] / 1.5, rates[-1] * 1.5], dtype=np.float32),
+                 y=np.array([TRAINS_SHARE, TRAINS_SHARE], dtype=np.float32), scales={"x": sx, "y": sy},
+                 colors=["#8a8a8a"], line_style="dashed", stroke_width=1.5)
+    fig = Figure(
+        marks=[lines, band],
+        axes=[Axis(scale=sx, label="learning rate", tick_format=".0e", tick_values=np.asarray(rates)),
+              log_axis(sy, label="best val loss / always predicting the mean", label_offset="50px")],
+        title=title or f"stability map: below the dashed line ({TRAINS_SHARE:g}) a run trains",
+        legend_location="top-left", animation_duration=0,
+        fig_margin={"top": 40, "bottom": 45, "left": 70, "right": 20},
+    )
+    fig.layout.width, fig.layout.max_width, fig.layout.height = "100%", "720px", "360px"
+    return fig

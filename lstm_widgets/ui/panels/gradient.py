@@ -55,7 +55,7 @@ class GradientPanel(TimePanel):
             x=[0.0], y=[1.0], text=[""], scales=sc, colors=[THRESHOLD_COLOUR], default_size=10,
             font_unit="px", align="start", y_offset=-4, visible=False,
         )
-        self.frac_y = LinearScale(min=0.0, max=1.0)
+        self.frac_y = LinearScale(min=0.0, max=1.0, allow_padding=False)  # no -4% and 104% ticks
         self.fraction = Lines(
             x=empty, y=empty, scales={"x": self.x_scale, "y": self.frac_y}, colors=[THRESHOLD_COLOUR],
             stroke_width=1.5, fill="bottom", fill_opacities=[0.2], visible=False,
@@ -72,7 +72,7 @@ class GradientPanel(TimePanel):
             "Fraction of steps clipped",
             [self.fraction] + self.frac_markers.marks,
             [epoch_axis(self.x_scale, label=""),
-             Axis(scale=self.frac_y, orientation="vertical", tick_format=".0%", num_ticks=3)],
+             Axis(scale=self.frac_y, orientation="vertical", tick_format=".0%", tick_values=[0.0, 0.5, 1.0])],
             height=95, tooltip="Share of each epoch's steps where clipping changed the gradient "
             "(any variable). Near 100% for long: the threshold, not the learning rate, sets the step.",
         )
