@@ -203,3 +203,65 @@ def test_sample_csv_is_shipped_and_regenerates_identically(tmp_path):
     assert (tmp_path / "energy.csv").read_bytes() == path.read_bytes()
     with pytest.raises(ValueError, match="energy.csv"):
         sample_csv_path("nope.csv")
+
+
+# -- lesson 6: check_stability on a sweep whose outcomes are set -------------------------------------
+def _recorded_sweep(data, rates, shares, base=None, statuses=None):
+    """A Sweep over ``rates`` whose runs "ended" with best validation loss ``share`` x the
+    mean baseline (1.0) each: what check_stability reads, without training."""
+    import time
+
+    from lstm_widgets import TrainConfig
+    from lstm_widgets.sweep import Sweep
+    from support.records import history, record
+
+    sweep = Sweep(data, grid={"learning_rate": rates}, base=base or TrainConfig(optimizer="sgd", momentum=0.9))
+    for r, share, status in zip(sweep.runs, shares, statuses or ["finished"] * len(rates)):
+        r.status, r.attempts = status, 1
+        r.history = history([record(1, loss=share, val_loss=share, baseline=1.0)],
+                            status="diverged" if status == "diverged" else "finished")
+    sweep._ended = time.time()
+    return sweep
+
+
+RATES = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+
+
+def test_check_stability_passes_on_the_range_the_runs_show(multiscale):
+    from lstm_widgets.lessons import check_stability
+
+    sweep = _recorded_sweep(multiscale, RATES, [0.9, 0.45, 0.2, 0.3, 5.0],
+                            statuses=["finished"] * 4 + ["diverged"])
+    assert check_stability(sweep, (1e-3, 1e-1)).passed
+    assert check_stability(sweep, [0.001, 0.1]).passed
+
+
+@pytest.mark.parametrize("answer, words", [
+    (None, ["(lowest, highest)"]),
+    ((1e-4, 1e-1), ["lowest 0.0001 is not the lowest"]),
+    ((1e-3, 1.0), ["highest 1 is not the highest"]),  # the diverged rate does not count
+    ("1e-3 to 1e-1", ["(lowest, highest)"]),
+])
+def test_check_stability_refuses_a_wrong_answer(multiscale, answer, words):
+    from lstm_widgets.lessons import check_stability
+
+    sweep = _recorded_sweep(multiscale, RATES, [0.9, 0.45, 0.2, 0.3, 5.0], statuses=["finished"] * 4 + ["diverged"])
+    got = check_stability(sweep, answer)
+    assert not got.passed and "NOT YET" in repr(got)
+    text = "\n".join(c.line() for c in got.criteria)
+    for w in words:
+        assert w in text
+
+
+def test_check_stability_refuses_the_wrong_sweep(multiscale):
+    from lstm_widgets import TrainConfig
+    from lstm_widgets.lessons import check_stability
+
+    plain = _recorded_sweep(multiscale, RATES, [0.9, 0.45, 0.2, 0.3, 0.4], base=TrainConfig(optimizer="sgd"))
+    got = check_stability(plain, (1e-3, 1.0))
+    assert not got.passed and "momentum 0" in got.criteria[2].detail
+    narrow = _recorded_sweep(multiscale, [1e-3, 3e-3, 1e-2], [0.4, 0.3, 0.2])
+    assert "3 value(s), 1.0 decades" in check_stability(narrow, (1e-3, 1e-2)).criteria[3].detail
+    nothing = _recorded_sweep(multiscale, RATES, [0.9] * 5)
+    assert check_stability(nothing, None).passed and not check_stability(nothing, (1e-4, 1.0)).passed
+    assert not check_stability("sweep", (1e-3, 1e-1)).passed
