@@ -12,7 +12,7 @@ import sys
 import types
 
 from .engine._tf import keras
-from .engine.monitor import NO_RECURRENT_NOTE, Monitor
+from .engine.monitor import NO_RECURRENT_NOTE, Monitor, check_probe_fits
 
 __all__ = ["watch", "Monitor", "NO_RECURRENT_NOTE"]
 
@@ -47,7 +47,8 @@ def watch(model, probe=None, display: bool = True, stop_on_nan: bool = False) ->
         stop_on_nan: Stop ``fit`` after the first epoch that diverges. Defaults to False.
 
     Raises:
-        ValueError: ``model`` is not a Keras model, or ``probe`` is malformed.
+        ValueError: ``model`` is not a Keras model, or ``probe`` is malformed or does not
+            fit the model (time steps or features differ from its input shape).
     """
     if not isinstance(model, keras.Model):
         raise ValueError(
@@ -55,6 +56,7 @@ def watch(model, probe=None, display: bool = True, stop_on_nan: bool = False) ->
             f"{type(model).__name__}. tf.keras (Keras 2) models are not supported."
         )
     monitor = Monitor(probe=probe, stop_on_nan=stop_on_nan)
+    check_probe_fits(monitor._probe_xy, model)
     monitor.set_model(model)
     if display and _in_notebook():
         try:

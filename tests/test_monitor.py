@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import lstm_widgets
 import pytest
 from lstm_widgets.engine._tf import keras
@@ -199,6 +201,20 @@ def test_watch_validates_inputs(data):
         lstm_widgets.watch(user_model(), probe=(X[:, 0], y), display=False)
     with pytest.raises(ValueError, match="probe must be a pair"):
         lstm_widgets.watch(user_model(), probe=X, display=False)
+    # a probe that does not fit the model is refused at watch(), not deep inside fit
+    model = user_model()
+    n_steps, n_features = model.input_shape[1], model.input_shape[2]
+    with pytest.raises(ValueError, match=f"probe X has {n_features + 1} features per sample, but the model takes {n_features}"):
+        lstm_widgets.watch(model, probe=(np.concatenate([X, X[:, :, :1]], axis=2), y), display=False)
+    if n_steps is not None:
+        with pytest.raises(ValueError, match=f"probe X has {n_steps - 1} time steps"):
+            lstm_widgets.watch(model, probe=(X[:, 1:], y), display=False)
+    # the same Monitor handed straight to fit refuses before the first step
+    monitor = lstm_widgets.Monitor(probe=(X[:, :, :1].repeat(n_features + 1, axis=2), y))
+    weights = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match="features per sample"):
+        model.fit(X, y, epochs=1, verbose=0, callbacks=[monitor])
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))  # nothing trained
 
 
 def test_watch_measures_the_applied_update_and_the_probe_baseline(data):

@@ -22,7 +22,7 @@ from .instrument import accumulate_step, accumulate_update, weight_norm
 from .probes import VariableLayout, make_time_probe
 from .recorder import Recorder
 
-__all__ = ["Monitor", "NO_RECURRENT_NOTE", "check_probe"]
+__all__ = ["Monitor", "NO_RECURRENT_NOTE", "check_probe", "check_probe_fits"]
 
 #: The note recorded (``history.structure.notes``, ``Monitor.notes``) for a model
 #: without any LSTM, GRU or SimpleRNN layer.
@@ -203,6 +203,7 @@ class Monitor(keras.callbacks.Callback):
 
     # -- instruments --------------------------------------------------------------------------
     def _new_recorder(self, model) -> None:
+        check_probe_fits(self._probe_xy, model)  # before fit's first step: nothing lost
         layout = VariableLayout(model)
         notes = [] if any(layout.layer_cell.values()) else [NO_RECURRENT_NOTE]
         probe = probe_xy = None
@@ -347,6 +348,22 @@ class Monitor(keras.callbacks.Callback):
 
     def __repr__(self) -> str:
         return f"<lstm_widgets.Monitor: run {self._run_id}, {self._epoch} epochs recorded>"
+
+
+def check_probe_fits(probe_xy, model) -> None:
+    """A ValueError that names the mismatch when the probe batch's time steps or features
+    are not what ``model`` takes (its input shape, when it is known)."""
+    shape = _input_shape(model)
+    if probe_xy is None or shape is None or len(shape) != 3:
+        return
+    X = probe_xy[0]
+    for axis, what in ((1, "time steps"), (2, "features")):
+        if shape[axis] is not None and X.shape[axis] != shape[axis]:
+            raise ValueError(
+                f"probe X has {X.shape[axis]} {what} per sample, but the model takes {shape[axis]} "
+                f"(its input shape is {shape}). Pass a slice of the data you fit on, e.g. "
+                f"probe=(X_train[:64], y_train[:64])."
+            )
 
 
 def _input_shape(model):
