@@ -55,3 +55,28 @@ def test_compare_runs_maps_non_positive_values_to_nan_on_a_log_scale():
     flat = [EpochRecord(2, e, 1.0, None, 0.1, 1) for e in range(1, 5)]
     assert compare_runs({"f": falling, "flat": flat}).legend_location == "bottom-left"  # the empty corner
     assert compare_runs({"f": falling}).legend_location == "top-right"  # two empty corners: top-right
+
+
+def test_an_exploding_run_leaves_through_the_top_instead_of_flattening_the_others():
+    from lstm_widgets.history import EpochRecord
+    from lstm_widgets.ui.compare import OFF_SCALE, compare_runs
+
+    def recs(losses):
+        return [EpochRecord(1, e, loss, None, 0.1, 1) for e, loss in enumerate(losses, 1)]
+
+    calm = recs([1.0, 0.5, 0.2, 0.1])
+    boom = recs([1.2, 40.0, 1e9, 1e27])
+    line = compare_runs({"calm": calm, "boom": boom}).marks[0]
+    top = OFF_SCALE * 1.1  # the median of the first values, 1.0 and 1.2
+    assert line.scales["y"].max <= 1.5 * top  # not 1e27: the calm run keeps its decades
+    assert line.scales["y"].min <= 0.1
+    y = np.asarray(line.y)
+    np.testing.assert_allclose(y[0], [1.0, 0.5, 0.2, 0.1], rtol=1e-6)  # the calm run as it was
+    assert np.nanmax(y[1]) <= top * (1 + 1e-6) and y[1][1] == np.float32(40.0)
+    assert list(line.labels) == ["calm", "boom (off the top)"]
+    # a run that exploded in its first epoch does not set the scale
+    first = compare_runs({"calm": calm, "also": recs([1.1, 0.4, 0.3, 0.2]), "early": recs([1e10, 1e20, 1e25, 1e30])})
+    assert first.marks[0].scales["y"].max <= 1.5 * OFF_SCALE * 1.1
+    # nothing beyond the scale: nothing relabelled, the scale covers every value
+    both = compare_runs({"calm": calm, "also": recs([2.0, 1.0, 0.5, 0.4])}).marks[0]
+    assert list(both.labels) == ["calm", "also"] and both.scales["y"].max >= 2.0

@@ -17,8 +17,12 @@ from bqplot.colorschemes import CATEGORY10
 from ..history import UNIT_FIELDS
 from .panels import drawable
 
-__all__ = ["compare_runs", "run_series", "COLOURS"]
+__all__ = ["compare_runs", "run_series", "COLOURS", "OFF_SCALE"]
 
+#: On a log scale over epochs, the y axis stops this many times above the median first
+#: value of the runs drawn: a run that climbs beyond it is exploding, and drawing it whole
+#: would squash every other run into a line.
+OFF_SCALE = 1e3
 #: One colour per run, in order (bqplot's category10 palette).
 COLOURS = tuple(CATEGORY10)
 _EPOCH_FIELDS = ("loss", "val_loss", "time_s")
@@ -179,6 +183,19 @@ def compare_runs(
     ys[~np.isfinite(ys)] = np.nan
     if log_y:
         ys[ys <= 0] = np.nan  # a LogScale draws nothing at all with a value <= 0
+    labels = [label for label, _, _ in series]
+    if log_y and field != "grad_through_time":
+        # One exploding run (losses of 1e27) would flatten every other run into one band:
+        # the scale stops OFF_SCALE times above where the runs started, and a run beyond
+        # that leaves through the top (its label says so). "Where they started" is the median
+        # first value: a run that exploded within its first epoch does not set the scale.
+        starts = [row[np.isfinite(row)][0] for row in ys if np.isfinite(row).any()]
+        if starts:
+            top = OFF_SCALE * float(np.median(starts))
+            for i, row in enumerate(ys):
+                if np.nanmax(row, initial=-np.inf) > top:
+                    labels[i] += " (off the top)"
+            ys = np.where(ys > top, top, ys)
     finite = ys[np.isfinite(ys)]
     if finite.size:
         lo, hi = float(finite.min()), float(finite.max())
@@ -202,7 +219,7 @@ def compare_runs(
     xs, ys = drawable(xs, ys, lo)  # each run ends on a finite point (bqplot label placement)
     line = Lines(
         x=xs, y=ys, scales={"x": sx, "y": sy},
-        labels=[label for label, _, _ in series],
+        labels=labels,
         colors=[COLOURS[i % len(COLOURS)] for i in range(len(series))],
         display_legend=True,
     )
