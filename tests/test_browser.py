@@ -131,6 +131,11 @@ def test_lab_in_a_real_browser(lab_notebook):
         shares = [t for t in panel_svg_texts(page, "lw-panel-grad") if t.endswith("%")]
         assert shares == ["0%", "50%", "100%"]  # the clipped-share axis, without padding ticks
         assert page.locator(".lw-diagnosis .lw-finding").count() >= 1
+        # every finding whole: nothing scrolled away or clipped, the "Fix:" line included
+        clipped = page.evaluate(
+            "() => [...document.querySelectorAll('.lw-diagnosis, .lw-diagnosis *')]"
+            ".filter(e => e.clientHeight > 0 && e.scrollHeight > e.clientHeight + 1).map(e => e.className)")
+        assert not clipped, clipped
 
         errors = console.widget_errors()
         assert not errors, f"browser console errors from the widgets: {errors}"

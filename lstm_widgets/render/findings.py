@@ -74,7 +74,7 @@ def finding_html(f, show_patch: bool = False) -> str:
     patch = (f"<div><code>{esc(patch_text(f.patch))}</code></div>" if show_patch and f.patch else "")
     return (
         f"<div class='lw-finding-{esc(f.severity)}' style='color:{_TEXT}; border-left:4px solid {colour}; "
-        f"padding:2px 8px; margin:4px 0'>"
+        f"padding:2px 8px; margin:4px 0; line-height:1.4; white-space:normal'>"
         f"<span style='color:{colour}; font-weight:bold; text-transform:uppercase; font-size:0.85em'>"
         f"{esc(f.severity)}</span> <b>{esc(f.title)}</b><div>{esc(f.explanation)}</div>"
         f"<ul style='margin:2px 0 2px 16px; padding:0'>{evidence}</ul>{fix}{patch}</div>"

@@ -42,7 +42,9 @@ class DiagnosisPanel(Panel):
         self._rows: list[tuple[HTML, Button, HBox]] = []
         self.list = VBox()
         self._finish(self.header, self.list)
-        self.widget.layout = Layout(width="400px", max_height="400px", overflow="auto", padding="4px")
+        # As tall as its findings: in a fixed-height scroll box the evidence and the "Fix:"
+        # line (what Apply will do) were cut off mid-line.
+        self.widget.layout = Layout(width="400px", padding="4px")
 
     def _draw(self, history) -> None:
         if not len(history.records):
