@@ -104,3 +104,25 @@ def test_every_drawn_series_ends_on_a_finite_point():
     np.testing.assert_array_equal(x[0], [1, 2, 2, 2])
     assert np.isnan(y[2, 1])  # gaps inside a series stay gaps
     np.testing.assert_allclose(y[1], [1e-3] * 4, rtol=1e-6)
+
+
+def test_a_kept_run_that_diverged_does_not_flatten_the_run_in_front():
+    from lstm_widgets.history import ModelStructure
+    from lstm_widgets.ui.panels import KeptRun, LossPanel
+    from lstm_widgets.ui.panels.base import KEPT_REACH
+    from support.records import history, record
+
+    front = history([record(e, loss=l, val_loss=l) for e, l in enumerate([1.0, 0.5, 0.2, 0.1], 1)])
+    boom = [record(e, loss=l, val_loss=l) for e, l in enumerate([1.0, 1e6, 1e18, 1e27], 1)]
+    panel = LossPanel()
+    panel.set_kept([KeptRun("run 1", boom, ModelStructure())])
+    panel.update(front)
+    lo, hi = panel.y_scale.min, panel.y_scale.max
+    assert lo <= 0.1 and hi <= 1.0 * KEPT_REACH  # the front run's decades, widened at most 1000x
+    kept = np.asarray(panel.overlay.y)
+    assert np.nanmax(kept) <= hi and np.nanmin(kept) >= lo  # the kept run leaves through the top
+    # a kept run within reach keeps its own values
+    calm = [record(e, loss=l, val_loss=l) for e, l in enumerate([2.0, 1.5, 1.0, 0.8], 1)]
+    panel.set_kept([KeptRun("run 2", calm, ModelStructure())])
+    panel.update(front)
+    np.testing.assert_allclose(np.asarray(panel.overlay.y)[0][:4], [2.0, 1.5, 1.0, 0.8], rtol=1e-6)

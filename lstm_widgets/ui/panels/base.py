@@ -29,6 +29,7 @@ __all__ = [
     "MAX_ROWS",
     "MAX_COLUMNS",
     "MAX_MARKERS",
+    "KEPT_REACH",
     "PALETTE",
     "KeptRun",
     "Panel",
@@ -46,6 +47,10 @@ __all__ = [
 MAX_ROWS = 100
 #: Most time-step columns in the heat map and the gradient-through-time line.
 MAX_COLUMNS = 100
+#: How far (a factor, each way) kept runs may widen a time panel's y range beyond the
+#: current run's own: enough to compare, not so much that a kept run that diverged
+#: flattens the run in front into a line.
+KEPT_REACH = 1e3
 #: Most change markers drawn per panel (the latest ones).
 MAX_MARKERS = 20
 #: bqplot's own Tableau 10 colours: they read on JupyterLab's light and dark themes alike.
@@ -376,6 +381,7 @@ class TimePanel(Panel):
         self._kept: list[KeptRun] = []
         self._kept_y = np.zeros(0, dtype=F32)
         self._kept_max_epoch = 0.0
+        self._kept_clip: tuple | None = None
         self.x_range = (0.0, 1.0)
 
     # -- what a subclass says ----------------------------------------------------------
@@ -414,17 +420,34 @@ class TimePanel(Panel):
         else:
             X = Y = np.zeros(0, dtype=F32)
         self._kept_y = Y
+        self._kept_clip = None
         with self.overlay.hold_sync():
             self.overlay.x, self.overlay.y = X, Y
             self.overlay.visible = bool(xs)
         self.refresh()
+
+    def _clip_kept(self, lo: float, hi: float) -> None:
+        """Draw the kept runs within [lo, hi] (a value beyond leaves through the edge);
+        resent only when the range changes."""
+        if not self._kept_y.size or self._kept_clip == (lo, hi):
+            return
+        self._kept_clip = (lo, hi)
+        with np.errstate(invalid="ignore"):
+            self.overlay.y = np.clip(self._kept_y, lo, hi).astype(F32)
 
     # -- drawing -------------------------------------------------------------------------
     def _draw(self, history) -> None:
         self._rows.sync(history)
         x, rows = self._rows.picked()
         drawn = np.array([np.ravel(np.asarray(self._series(r), dtype=float)) for r in rows]) if rows else []
-        lo, hi = decades(drawn, self._kept_y, *self._y_extra(x, rows), default=self.y_default)
+        extra = self._y_extra(x, rows)
+        lo, hi = decades(drawn, self._kept_y, *extra, default=self.y_default)
+        if self._kept_y.size and np.isfinite(positive(drawn)).any():
+            # The run in front sets the scale; a kept run (a diverged one at 1e27) may widen it
+            # by at most KEPT_REACH each way, and leaves through the edge beyond that.
+            own_lo, own_hi = decades(drawn, *extra, default=self.y_default)
+            lo, hi = max(lo, own_lo / KEPT_REACH), min(hi, own_hi * KEPT_REACH)
+            self._clip_kept(lo, hi)
         markers = history.run_markers() if hasattr(history, "run_markers") else []
         last = [float(m.position) for m in markers[-1:]]
         self.x_range = (0.0, float(math.ceil(max([1.0, self._kept_max_epoch] + self._rows.epochs[-1:] + last))))
