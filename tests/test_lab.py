@@ -58,6 +58,27 @@ def test_live_lr_change_marks_panels_second_train_is_refused_and_stop_stops(tiny
         lab.close()
 
 
+def test_resume_clears_the_paused_line_and_a_stopped_run_shows_no_time_left(tiny):
+    lab = make_lab(tiny, epochs=400)
+    try:
+        lab.controls.train_button.click()
+        wait_until(lambda: len(lab.history) >= 2, what="two epochs")
+        assert "s left" in lab.controls.progress_text.value
+        lab.controls.pause_button.click()
+        wait_until(lambda: lab.state == "paused", what="paused")
+        assert "Resume to continue" in lab.status_text
+        lab.controls.pause_button.click()  # the same button reads Resume now
+        wait_until(lambda: lab.state == "training", what="training again")
+        assert "Resume to continue" not in lab.status_text and "paused" not in lab.status_text
+        lab.controls.settings["learning_rate"].value = 2e-3  # what was applied stays said while training
+        wait_until(lambda: "applied lr" in lab.status_text, what="the change said")
+        lab.controls.stop_button.click()
+        assert lab.wait(timeout=60) and lab.state == "stopped"
+        assert "s left" not in lab.controls.progress_text.value and "s/epoch" in lab.controls.progress_text.value
+    finally:
+        lab.close()
+
+
 def test_code_view_follows_the_optimizer_dropdown(trained):
     before = trained.code_view.code
     assert "keras.optimizers.Adam(" in before

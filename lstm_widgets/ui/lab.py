@@ -169,6 +169,7 @@ class Lab:
         self._lock = threading.RLock()  # one writer at a time for panels and read-outs
         self.kept: list[KeptRun] = []
         self.message = ""
+        self._state_message = ""  # the line the last state change showed
         self.update_times: deque[float] = deque(maxlen=200)
 
         self.controls = ControlPanel(cfg)
@@ -481,7 +482,10 @@ class Lab:
                 msg = f"{type(err).__name__}: {err}" if err is not None else "training failed"
             else:
                 msg = messages.get(state, "")
-            self._show_status(state, self.message if msg is None else msg)
+            if msg is None:  # training: keep what was said ("applied lr ..."), not a state's own line
+                msg = "" if self.message == self._state_message else self.message
+            self._state_message = msg
+            self._show_status(state, msg)
             if state in _END_STATES:
                 self.update()
                 self._update_progress()
@@ -532,7 +536,9 @@ class Lab:
             text = f"epoch {n}/{total}"
             if recs:
                 per = sum(r.time_s for r in recs) / len(recs)
-                text += f" · {per:.2f} s/epoch · {max(total - n, 0) * per:.0f} s left"
+                text += f" · {per:.2f} s/epoch"
+                if self.trainer.state in ("training", "paused"):  # not after a stop or a divergence
+                    text += f" · {max(total - n, 0) * per:.0f} s left"
             p = self.controls.progress
             with p.hold_sync():
                 p.max = total
