@@ -281,3 +281,40 @@ def test_the_per_step_update_is_measured(sine):
     assert 0 < gate["step_ratio_mean"] <= gate["step_ratio_max"]
     # the epoch's total movement is at most the sum of its steps
     assert r.units["update_ratio"]["global"] <= r.steps * r.units["step_ratio_max"]["global"] * 1.01
+
+
+def test_many_trainers_log_no_retracing_warning_but_a_users_function_still_does(sine):
+    """From about the fifth Trainer TensorFlow logged "triggered tf.function retracing" for
+    the kit's own per-run functions, into the learner's cell. Those are dropped; the same
+    warning about a user's own tf.function is kept."""
+    import logging
+
+    from lstm_widgets import TrainConfig
+    from lstm_widgets.engine._tf import tf
+    from lstm_widgets.engine.trainer import Trainer
+
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    handler = Keep()
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        for _ in range(7):
+            t = Trainer(TrainConfig(epochs=2, units=4), sine)
+            t.start()
+            t.wait()
+            t.close()
+        assert not [m for m in seen if "retracing" in m], seen
+
+        def users_own(x):  # retraced on every new shape: TensorFlow's warning is the user's to see
+            return x * 2
+
+        for n in range(1, 9):
+            tf.function(users_own)(tf.zeros([n]))
+        assert any("retracing" in m and "users_own" in m for m in seen), seen
+    finally:
+        logger.removeHandler(handler)

@@ -14,7 +14,9 @@ TensorFlow is reported, with what to install.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -95,4 +97,37 @@ if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on the
         f"before the first `import keras`."
     )
 
-__all__ = ["tf", "keras", "MIN_TENSORFLOW", "MIN_KERAS", "check_tensorflow_version"]
+# -- the kit's own compiled functions ---------------------------------------------------
+# Every Trainer (and Monitor, first check) builds its own tf.functions, by design: they
+# close over that run's model and variables. From about the fifth, TensorFlow logs
+# "N out of the last N calls to <function ...> triggered tf.function retracing" for them,
+# and that line lands in whichever notebook cell ran last. It says nothing a learner can
+# act on, so it is dropped for the kit's own functions only (a user's own tf.function
+# still warns).
+_OWN_QUALNAMES: set[str] = set()
+_RETRACING = re.compile(r"calls to <function (\S+) at 0x[0-9a-f]+> triggered tf\.function retracing")
+
+
+class _OwnRetracingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            m = _RETRACING.search(record.getMessage())
+        except Exception:  # a record whose message cannot be formatted: leave it alone
+            return True
+        return not (m and m.group(1) in _OWN_QUALNAMES)
+
+
+logging.getLogger("tensorflow").addFilter(_OwnRetracingFilter())
+
+
+def compiled(fn=None, **options):
+    """``tf.function`` for the kit's own functions (a decorator, with or without
+    options): the same compiled function, with TensorFlow's retracing warning about it
+    kept out of the learner's cells (see above)."""
+    if fn is None:
+        return lambda f: compiled(f, **options)
+    _OWN_QUALNAMES.add(getattr(fn, "__qualname__", ""))
+    return tf.function(fn, **options)
+
+
+__all__ = ["tf", "keras", "MIN_TENSORFLOW", "MIN_KERAS", "check_tensorflow_version", "compiled"]

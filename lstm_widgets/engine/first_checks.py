@@ -19,7 +19,7 @@ from ..config import TrainConfig
 from ..data import SequenceData
 from ..diagnosis import thresholds as T
 from ..scaling import SequenceScaler
-from ._tf import tf
+from ._tf import compiled, tf
 from .instrument import CLIP_MODE_IDS, clip_gradients
 from .model import build_model, make_loss, make_optimizer
 
@@ -141,7 +141,7 @@ def first_checks(config: TrainConfig, data: SequenceData, *, batch_size: int = 1
     mode = tf.constant(CLIP_MODE_IDS[config.clipping], tf.int32)
     thr = tf.constant(config.clip_threshold, tf.float32)
 
-    @tf.function
+    @compiled
     def step():
         with tf.GradientTape() as tape:
             loss = loss_fn(yb, model(xb, training=True))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._tf import tf
+from ._tf import compiled, tf
 from .probes import VariableLayout
 
 __all__ = [
@@ -165,7 +165,7 @@ class GradientStats:
         self.acc["samples"] = mk(1, "samples")
         self.acc["steps"] = mk(1, "steps")
 
-        @tf.function
+        @compiled
         def read_and_reset():
             out = {k: tf.identity(a) for k, a in self.acc.items()}
             with tf.control_dependencies(list(out.values())):
@@ -274,7 +274,7 @@ def make_train_step(model, optimizer, loss_fn, layout, stats, X, Y, clip_mode, c
     tvars = layout.variables
     optimizer.build(tvars)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+    @compiled(input_signature=[tf.TensorSpec([None], tf.int32)])
     def step(idx):
         x = tf.gather(X, idx)
         y = tf.gather(Y, idx)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._tf import tf
+from ._tf import compiled, tf
 from .model import GATES
 
 __all__ = ["VariableLayout", "gate_split_sq", "WeightTracker", "make_time_probe"]
@@ -154,12 +154,12 @@ class WeightTracker:
             for i, v in enumerate(layout.variables)
         ]
 
-        @tf.function
+        @compiled
         def snapshot():
             for s, v in zip(self.start, layout.variables):
                 s.assign(v)
 
-        @tf.function
+        @compiled
         def measure():
             d_sq = [tf.square(tf.convert_to_tensor(v) - s) for s, v in zip(self.start, layout.variables)]
             w_sq = [tf.square(tf.convert_to_tensor(v)) for v in layout.variables]
@@ -236,7 +236,7 @@ class _Probe:
 
     def __init__(self, fn, gates):
         self.gates = gates
-        self._fn = tf.function(fn, reduce_retracing=True)
+        self._fn = compiled(fn, reduce_retracing=True)
 
     def __call__(self, x, y):
         return self._fn(x, y)

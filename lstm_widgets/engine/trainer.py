@@ -15,7 +15,7 @@ from ..config import ARCHITECTURE_FIELDS, BATCH_FIELDS, TrainConfig
 from ..data import SequenceData
 from ..history import ChangeMarker, EpochRecord, History, RunSettings, marker_label
 from ..scaling import SequenceScaler, input_stats
-from ._tf import tf
+from ._tf import compiled, tf
 from .instrument import CLIP_MODE_IDS, make_train_step, weight_norm
 from .model import build_model, make_loss, make_optimizer
 from .probes import VariableLayout, make_time_probe
@@ -336,12 +336,12 @@ class Trainer:
 
         loss_fn = self._loss_fn
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+        @compiled(input_signature=[tf.TensorSpec([None], tf.int32)])
         def eval_sum(idx):
             x, y = tf.gather(self._Xv, idx), tf.gather(self._Yv, idx)
             return loss_fn(y, model(x, training=False)) * tf.cast(tf.shape(idx)[0], tf.float32)
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+        @compiled(input_signature=[tf.TensorSpec([None], tf.int32)])
         def train_sum(idx):
             x, y = tf.gather(self._X, idx), tf.gather(self._Y, idx)
             return loss_fn(y, model(x, training=False)) * tf.cast(tf.shape(idx)[0], tf.float32)
