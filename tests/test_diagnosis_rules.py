@@ -346,3 +346,15 @@ def test_a_change_after_the_last_epoch_is_waited_for_and_the_window_starts_after
     assert [r.epoch for r in ctx.window] == [2, 3, 4, 5, 6]
     h2 = history([record(e, loss=1.0, step_ratio=1e-6) for e in range(1, 9)], markers=[(4.5, "learning_rate", 1e-3, 1e-2, "lr")])
     assert [r.epoch for r in Context.build(h2).window] == [6, 7, 8]
+
+
+@pytest.mark.parametrize("scaler, words", [
+    ("none", "training inputs, unscaled (scaler 'none')"),
+    ("minmax", "training inputs after the minmax scaler"),
+    (None, "inputs the model sees (the probe batch)"),  # watch(): the user's own inputs
+])
+def test_unscaled_inputs_names_what_it_measured(scaler, words):
+    settings = SETTINGS.replace(scaler=scaler)
+    h = run(input_rms=(1.0, 1.0 * T.UNSCALED_SPREAD), settings=settings, run_settings=settings)
+    f = next(f for f in diagnose(h) if f.code == "unscaled_inputs")
+    assert words in f.evidence[0] and "scaled training inputs" not in f.evidence[0]

@@ -211,7 +211,14 @@ class Context:
         with_stats = [r for r in self.records if r.input_stats]
         st = (with_stats[-1] if with_stats else self.records[-1]).input_stats or {}
         if st.get("mean") and st.get("std"):
-            rms, source = stats.feature_rms(st), "scaled training inputs (input_stats)"
+            scaler = getattr(self.settings, "scaler", None)
+            rms = stats.feature_rms(st)
+            if scaler == "none":  # recorded as the model saw them: nothing was scaled
+                source = "training inputs, unscaled (scaler 'none')"
+            elif scaler:
+                source = f"training inputs after the {scaler} scaler"
+            else:  # watch(): the user's own inputs, on the probe batch
+                source = "inputs the model sees (the probe batch)"
         elif data is not None and self.settings.scaler == "none":
             rms, source = stats.raw_feature_rms(data.X_train), "raw training inputs"
         else:
