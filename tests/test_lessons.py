@@ -118,10 +118,32 @@ def test_check_scaler_fit(multiscale):
     assert not unfitted.passed and "fit" in unfitted.hint
     lumped = check_scaler_fit(StandardScaler().fit(multiscale.X_train.reshape(-1, 1)), multiscale)
     assert not lumped.passed and "one statistic per feature" in _failed(lumped)[0]
-    with pytest.raises(ValueError, match="StandardScaler or MinMaxScaler"):
+    with pytest.raises(ValueError, match="must be a scikit-learn scaler"):
         check_scaler_fit(object(), multiscale)
     with pytest.raises(ValueError, match="no validation split"):
         check_scaler_fit(leaky, SequenceData(multiscale.X_train, multiscale.y_train))
+
+
+def test_check_scaler_fit_checks_every_statistic_of_any_scaler():
+    """A leaky MinMaxScaler on a rising series has the training split's minimum (only its
+    maximum moved): comparing one statistic passed it. A RobustScaler, which lesson 3
+    teaches, used to be refused."""
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+
+    t = np.arange(1200, dtype=float)
+    rising = SequenceData.from_series(pd.DataFrame({"level": 100 + 0.2 * t + 5 * np.sin(t / 8)}), lookback=20,
+                                      val_fraction=0.25, name="rising")
+    flat = lambda X: X.reshape(-1, X.shape[-1])  # noqa: E731
+    both = flat(np.concatenate([rising.X_train, rising.X_val]))
+    for make in (StandardScaler, MinMaxScaler, RobustScaler, MaxAbsScaler,
+                 lambda: MinMaxScaler(feature_range=(-1, 1)), lambda: RobustScaler(quantile_range=(10, 90))):
+        assert check_scaler_fit(make().fit(flat(rising.X_train)), rising).passed, make
+        leaky = check_scaler_fit(make().fit(both), rising)
+        assert not leaky.passed and "seen the validation data" in leaky.hint, make
+    leaky_mm = MinMaxScaler().fit(both)
+    assert np.allclose(leaky_mm.data_min_, flat(rising.X_train).min(0))  # the minimum alone says nothing
+    detail = check_scaler_fit(leaky_mm, rising).criteria[-1].detail
+    assert "data_max" in detail.split("differs:")[1] and detail.startswith("fitted data_min")
 
 
 def test_gradient_reach_counts_back_from_the_end():

@@ -293,69 +293,81 @@ def check_scaling(lab: Any, baseline: Any = None) -> CheckResult:
 def check_scaler_fit(scaler: Any, data: Any) -> CheckResult:
     """Lesson 3: was a scikit-learn scaler fitted on the training split only?
 
-    Compares the fitted statistics (``mean_``/``scale_`` of a StandardScaler, or
-    ``data_min_``/``data_max_`` of a MinMaxScaler) with those of the training inputs
-    alone and of training plus validation inputs, per feature, over every time step.
+    Fits a fresh copy of the same scaler, with the same settings (``sklearn.base.clone``),
+    on the training inputs alone and on training plus validation inputs, per feature over
+    every time step, and compares every fitted statistic of the learner's scaler with
+    both (``mean_`` and ``scale_`` of a StandardScaler, ``data_min_`` and ``data_max_`` of
+    a MinMaxScaler, ``center_`` and ``scale_`` of a RobustScaler, ...): one matching
+    statistic is not enough, every one must.
 
     Args:
-        scaler: A fitted StandardScaler or MinMaxScaler (2-D input: time steps of every
-            sequence stacked, one column per feature).
+        scaler: A fitted scikit-learn scaler (2-D input: time steps of every sequence
+            stacked, one column per feature).
         data: The SequenceData whose splits it was meant for (with validation data).
 
     Returns:
         A CheckResult.
 
     Raises:
-        ValueError: ``data`` has no validation split, or the scaler is not a
-            StandardScaler or MinMaxScaler.
+        ValueError: ``data`` has no validation split, or ``scaler`` is not a
+            scikit-learn scaler (an estimator with fit and transform).
     """
     if not getattr(data, "has_val", False):
         raise ValueError("data has no validation split; pass the SequenceData the scaler is meant for.")
+    from sklearn.base import clone
+
+    if not (hasattr(scaler, "fit") and hasattr(scaler, "transform") and hasattr(scaler, "get_params")):
+        raise ValueError(
+            f"scaler must be a scikit-learn scaler such as StandardScaler, MinMaxScaler or RobustScaler; "
+            f"got {type(scaler).__name__}."
+        )
+    kind = type(scaler).__name__
     n_f = data.n_features
     train = np.asarray(data.X_train, dtype=np.float64).reshape(-1, n_f)
     both = np.concatenate([train, np.asarray(data.X_val, dtype=np.float64).reshape(-1, n_f)])
-    if hasattr(scaler, "mean_") or (hasattr(scaler, "with_mean") and hasattr(scaler, "with_std")):
-        kind, attr = "StandardScaler", "mean_"
-        stat = lambda a: a.mean(0)  # noqa: E731
-        spread = train.std(0)
-    elif hasattr(scaler, "data_min_") or hasattr(scaler, "feature_range"):
-        kind, attr = "MinMaxScaler", "data_min_"
-        stat = lambda a: a.min(0)  # noqa: E731
-        spread = train.max(0) - train.min(0)
-    else:
-        raise ValueError(
-            f"scaler must be a scikit-learn StandardScaler or MinMaxScaler; got {type(scaler).__name__}."
-        )
-    fitted = hasattr(scaler, attr)
+    ref, leak = clone(scaler).fit(train), clone(scaler).fit(both)
+    names = [k for k, v in vars(ref).items()
+             if k.endswith("_") and not k.startswith("_") and isinstance(v, np.ndarray) and v.shape == (n_f,)
+             and np.issubdtype(v.dtype, np.floating)]
+    fitted = bool(names) and all(hasattr(scaler, k) for k in names)
     criteria = [Criterion(
         f"The {kind} is fitted",
         fitted,
         "fitted" if fitted else "not fitted",
         "Call scaler.fit(X_train.reshape(-1, n_features)).",
     )]
-    if fitted:
-        got = np.asarray(getattr(scaler, attr), dtype=np.float64).ravel()
-        shape_ok = got.shape == (n_f,)
-        criteria.append(Criterion(
-            "It scales each feature on its own (one statistic per feature)",
-            shape_ok,
-            f"{got.size} statistic(s) for {n_f} feature(s)",
-            "Reshape to 2-D first: X.reshape(-1, X.shape[-1]) stacks every time step, one column per feature.",
-        ))
-        if shape_ok:
-            tol = 1e-3 * np.where(spread > 0, spread, 1.0)
-            from_train = np.all(np.abs(got - stat(train)) <= tol)
-            from_both = np.all(np.abs(got - stat(both)) <= tol) and not from_train
-            name = attr.rstrip("_")
-            criteria.append(Criterion(
-                "It was fitted on the training split only",
-                bool(from_train),
-                f"fitted {name} " + ", ".join(fmt(x) for x in got)
-                + "; training split's " + ", ".join(fmt(x) for x in stat(train)),
-                "It has seen the validation data (its statistics match train + validation): "
-                "fit on data.X_train only, then transform both splits."
-                if from_both else "Fit it on data.X_train, reshaped to (samples × timesteps, features).",
-            ))
+    if not fitted:
+        return CheckResult("check_scaler_fit", criteria)
+    n_in = getattr(scaler, "n_features_in_", None)
+    shape_ok = n_in == n_f and all(np.asarray(getattr(scaler, k)).shape == (n_f,) for k in names)
+    criteria.append(Criterion(
+        "It scales each feature on its own (one statistic per feature)",
+        shape_ok,
+        f"fitted on {n_in} column(s) for {n_f} feature(s)",
+        "Reshape to 2-D first: X.reshape(-1, X.shape[-1]) stacks every time step, one column per feature.",
+    ))
+    if not shape_ok:
+        return CheckResult("check_scaler_fit", criteria)
+
+    def same(attr: str, other) -> bool:
+        got, want = np.asarray(getattr(scaler, attr), dtype=np.float64), np.asarray(getattr(other, attr), dtype=np.float64)
+        return bool(np.allclose(got, want, rtol=1e-6, atol=1e-9 * (np.abs(want).max() + 1.0)))
+
+    off = [k for k in names if not same(k, ref)]
+    from_both = bool(off) and all(same(k, leak) for k in names)
+    prefer = ("mean_", "data_min_", "data_max_", "center_", "max_abs_", "scale_")  # what a learner knows by name
+    shown = sorted(names, key=lambda k: prefer.index(k) if k in prefer else len(prefer))[:2]
+    criteria.append(Criterion(
+        "It was fitted on the training split only",
+        not off,
+        "; ".join(f"fitted {k.rstrip('_')} " + ", ".join(fmt(float(x)) for x in np.ravel(getattr(scaler, k)))
+                  + ", training split's " + ", ".join(fmt(float(x)) for x in np.ravel(getattr(ref, k)))
+                  for k in shown)
+        + ("" if not off else f" (differs: {', '.join(k.rstrip('_') for k in off)})"),
+        "It has seen the validation data (its statistics match train + validation): "
+        "fit on data.X_train only, then transform both splits."
+        if from_both else "Fit it on data.X_train, reshaped to (samples × timesteps, features).",
+    ))
     return CheckResult("check_scaler_fit", criteria)
 
 
