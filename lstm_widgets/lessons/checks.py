@@ -427,7 +427,8 @@ def check_own_data(lab: Any) -> CheckResult:
     Passes when the Lab trains on data that is not a built-in dataset, with a
     validation split, through a scaler that leaves the features on comparable scales,
     for at least :data:`MIN_EPOCHS` epochs without NaN, when its validation predictions
-    (in the target's own units) beat always predicting the training mean, and when the
+    (in the target's own units) beat always predicting the training mean and, for a
+    windowed series, repeating the last value (persistence), and when the
     diagnosis reports no problem (severity "problem").
 
     Args:
@@ -502,6 +503,16 @@ def check_own_data(lab: Any) -> CheckResult:
             f"MSE {fmt(mse)} vs {fmt(naive)} for the mean, in the target's units",
             hint,
         ))
+        if data.target_features is not None:  # a windowed series: the next value is near the last one
+            last = np.asarray(data.X_val, dtype=np.float64)[:, -1, data.target_features]
+            persistence = float(np.mean((last.reshape(y_val.shape) - y_val) ** 2))
+            criteria.append(Criterion(
+                "It also beats repeating the last value (persistence)",
+                finite(mse) and mse < persistence,
+                f"MSE {fmt(mse)} vs {fmt(persistence)} for repeating the last value",
+                "Beating the mean is easy for a series: the next value is near the last one. Train more "
+                "epochs or with a higher learning rate, and read lab.findings ('behind_persistence').",
+            ))
     problems = None if findings is None else [f for f in findings if f.severity == "problem"]
     if problems is not None:
         criteria.append(Criterion(
