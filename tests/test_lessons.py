@@ -70,6 +70,21 @@ def test_check_clipping_fails_with_a_threshold_far_too_loose(adding20):
     assert "learning_rate × threshold" in result.hint or "threshold" in result.hint
 
 
+def test_check_clipping_refuses_a_run_other_than_the_one_asked_for(adding20):
+    # Stable runs that dodge the exercise: another clipping mode, a lower learning rate, Adam.
+    for settings, words in [
+        (dict(optimizer="sgd", learning_rate=1.0, clipping="clipnorm", clip_threshold=0.1), "clipping 'clipnorm'"),
+        (dict(optimizer="sgd", learning_rate=0.05, clipping="global_clipnorm", clip_threshold=0.1),
+         "learning rate 0.05, not 1"),
+        (dict(optimizer="adam", learning_rate=1.0, clipping="global_clipnorm", clip_threshold=0.1),
+         "optimizer 'adam'"),
+    ]:
+        result = check_clipping(train(adding20, units=8, epochs=3, **settings))
+        failed = [c for c in result.criteria if not c.passed]
+        assert failed and failed[0].text.startswith("It is the run the exercise asks for"), repr(result)
+        assert words in failed[0].detail and "change only the threshold" in result.hint
+
+
 def test_check_learning_rate_pass_and_fail():
     data = load_dataset("adding", n_samples=256, seq_len=10)
     good = check_learning_rate(train(data, units=8, learning_rate=1e-2, epochs=8))

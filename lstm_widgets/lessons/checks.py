@@ -45,7 +45,8 @@ __all__ = [
 # -- lesson 1: clipping -------------------------------------------------------------------------
 
 
-def check_clipping(lab: Any) -> CheckResult:
+def check_clipping(lab: Any, mode: str | None = "global_clipnorm", optimizer: str | None = "sgd",
+                   learning_rate: float | None = 1.0) -> CheckResult:
     """Lesson 1: did gradient clipping turn an exploding run into one that trains?
 
     Passes when the latest run clips gradients, trained at least :data:`MIN_EPOCHS`
@@ -53,8 +54,15 @@ def check_clipping(lab: Any) -> CheckResult:
     overshooting learning rate and no clipping too tight or without effect, clipping
     engaged in at least one epoch, and the training loss fell by at least 10%.
 
+    It also checks that the run is the one the exercise asks for: clipping ``mode`` with
+    plain ``optimizer`` (no momentum) at ``learning_rate``, so lowering the learning rate
+    or switching to Adam instead does not pass. None skips that part.
+
     Args:
         lab: The Lab (or Trainer, or History) that trained the run.
+        mode: The clipping mode asked for. Defaults to "global_clipnorm" (lesson 1).
+        optimizer: The optimizer asked for (without momentum). Defaults to "sgd".
+        learning_rate: The learning rate asked for. Defaults to 1.0.
 
     Returns:
         A CheckResult; ``result.passed`` says whether it passed.
@@ -65,9 +73,22 @@ def check_clipping(lab: Any) -> CheckResult:
     run, findings, early = begin(lab, "check_clipping")
     if early is not None:
         return early
+    asked_mode = mode
     mode = run.settings.clipping
     threshold = float(run.settings.clip_threshold or 1.0)
     lr = float(run.settings.learning_rate or 1e-3)
+    st = run.settings
+    wrong = []
+    if asked_mode is not None and mode != asked_mode:
+        wrong.append(f"clipping {mode!r}, not {asked_mode!r}")
+    if optimizer is not None and (st.optimizer != optimizer or float(st.momentum or 0.0) != 0.0):
+        wrong.append(f"optimizer {st.optimizer!r}" + (f" with momentum {st.momentum:g}" if st.momentum else "")
+                     + f", not plain {optimizer!r}")
+    if learning_rate is not None and not math.isclose(lr, learning_rate, rel_tol=1e-9):
+        wrong.append(f"learning rate {lr:g}, not {learning_rate:g}")
+    asked = ", ".join(x for x in (f"{asked_mode}" if asked_mode else "",
+                                  f"plain {optimizer}" if optimizer else "",
+                                  f"learning rate {learning_rate:g}" if learning_rate is not None else "") if x)
     fracs = [
         max((v for v in r.units.get("clip_fraction", {}).values() if finite(v)), default=0.0)
         for r in run.records
@@ -80,6 +101,13 @@ def check_clipping(lab: Any) -> CheckResult:
             f"clipping {mode!r}" + (f" at {threshold:g}" if mode != "none" else ""),
             "Choose a clipping mode: lab.set(clipping='clipnorm', clip_threshold=...).",
         ),
+        *([Criterion(
+            f"It is the run the exercise asks for ({asked})",
+            not wrong,
+            "; ".join(wrong) or "as asked",
+            f"Keep {asked} and change only the threshold: lab.set(clipping={asked_mode!r}, clip_threshold=...)"
+            if asked_mode else f"Keep {asked}.",
+        )] if asked else []),
         trained(run),
         not_diverged(
             run,
