@@ -22,11 +22,13 @@ from ._run import MIN_EPOCHS
 from . import checks
 from .checks import *  # noqa: F403 (the check_* functions, listed in checks.__all__)
 from .result import CheckResult, Criterion
+from .stability import check_stability
 
 __all__ = [
     "Criterion",
     "CheckResult",
     *checks.__all__,
+    "check_stability",
     "gradient_reach",
     "findings_markdown",
     "sample_csv_path",

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from ..config import SETTING, TrainConfig
+from ..config import TrainConfig
 from ..data import SequenceData
 from ..history import EpochRecord, History, RunSettings
 from .grid import expand_grid

@@ -106,7 +106,7 @@ class SweepView:
         self.table = HTML()
         self.table.add_class("lw-sweep-table")
         for w in (self.colour_by, self.metric, self.hx, self.hy, self.facet, self.sort_by, self.descending):
-            w.observe(lambda _change: self.refresh(force=True), names="value")
+            w.observe(lambda _change: self.refresh(), names="value")
         self.open_button.on_click(lambda _b: self.open_lab(self.pick.value))
         where = HTML()
         where.add_class("lw-sweep-where")
@@ -122,15 +122,15 @@ class SweepView:
         ], layout=Layout(width="100%"))
         self.widget.add_class("lw-sweep")
         sweep.on_update(self._on_update)
-        self.refresh(force=True)
+        self.refresh()
 
     # -- updates -----------------------------------------------------------------------------
     def _on_update(self) -> None:
         ended = self.sweep.ended
         if ended or time.monotonic() - self._last >= REDRAW_S:
-            self.refresh(force=True)
+            self.refresh()
 
-    def refresh(self, force: bool = False) -> None:
+    def refresh(self) -> None:
         """Redraw everything from the sweep (one writer at a time)."""
         with self._lock:
             self._last = time.monotonic()
