@@ -79,6 +79,8 @@ class Recorder:
             a new one.
         instruments: False records only the loss, the validation loss and the time (the
             bare loop of benchmarks/overhead.py). Defaults to True.
+        stats, tracker: Instruments built already for this layout (a Trainer's reused
+            bench, see engine/bench.py). Defaults to new ones.
 
     Attributes:
         stats, tracker: The in-graph gradient accumulators and weight tracker; the train
@@ -90,12 +92,13 @@ class Recorder:
     """
 
     def __init__(self, history: History, layout: VariableLayout, probe=None, probe_xy=None,
-                 errors: list | None = None, instruments: bool = True) -> None:
+                 errors: list | None = None, instruments: bool = True, stats: GradientStats | None = None,
+                 tracker: WeightTracker | None = None) -> None:
         self.history = history
         self.layout = layout
         self.instruments = instruments
-        self.stats = GradientStats(layout)
-        self.tracker = WeightTracker(layout)
+        self.stats = GradientStats(layout) if stats is None else stats
+        self.tracker = WeightTracker(layout) if tracker is None else tracker
         self.probe = probe
         self.probe_xy = probe_xy
         self.input_stats: dict[str, list[float]] = {}

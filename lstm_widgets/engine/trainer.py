@@ -7,6 +7,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -15,10 +16,9 @@ from ..config import ARCHITECTURE_FIELDS, BATCH_FIELDS, TrainConfig
 from ..data import SequenceData
 from ..history import ChangeMarker, EpochRecord, History, RunSettings, marker_label
 from ..scaling import SequenceScaler, input_stats
-from ._tf import compiled, tf
-from .instrument import CLIP_MODE_IDS, make_train_step, weight_norm
-from .model import build_model, make_loss, make_optimizer
-from .probes import VariableLayout, make_time_probe
+from ._tf import tf
+from . import bench as bench_pool
+from .instrument import CLIP_MODE_IDS, weight_norm
 from .recorder import Recorder, Subscribers
 
 __all__ = ["Trainer", "STATES"]
@@ -88,9 +88,18 @@ class Trainer:
         self._target_epoch = 0
         self._position = 0.0  # where on the epoch axis the trainer is (for markers)
         self._begin_new_run = True
-        self.model_ = None
+        self._bench = None
+        self._parked: dict | None = None  # weights and optimizer state while the bench is lent
+        self._release = weakref.finalize(self, lambda: None)
 
     # -- public state -------------------------------------------------------------------
+    @property
+    def model_(self):
+        """The Keras model being trained (None before the first run and after close())."""
+        self._ensure_bench()
+        b = self._bench
+        return None if b is None else b.model
+
     @property
     def config(self) -> TrainConfig:
         """The settings in force (pending changes included once applied)."""
@@ -225,9 +234,15 @@ class Trainer:
         return self
 
     def close(self) -> None:
-        """Stop training and drop the model."""
+        """Stop training and drop the model. Its compiled steps go back to a pool that the
+        next Trainer of the same shape reuses (engine/bench.py says why)."""
         self.stop(wait=True)
-        self.model_ = None
+        with self._lock:
+            bench, self._bench = self._bench, None
+            self._built_config = None
+            self._parked = None
+            self._release.detach()
+        bench_pool.release(bench)
 
     # -- settings -------------------------------------------------------------------------
     def set(self, **changes: Any) -> TrainConfig:
@@ -315,63 +330,82 @@ class Trainer:
     # -- building ---------------------------------------------------------------------------
     def _build(self) -> None:
         cfg, d = self._config, self.data
-        tf.config.set_soft_device_placement(True)
-        model = build_model(cfg, d.n_timesteps, d.n_features, d.n_outputs)
-        self.model_ = model
-        self.layout_ = layout = VariableLayout(model)
-        self._loss_fn = make_loss(cfg)
-        self._initial_weights = [v.numpy() for v in model.weights]
-        probe = make_time_probe(model, self._loss_fn, layout) if self._instruments else None
-        self._recorder = Recorder(self.history, layout, probe, errors=self.subscriber_errors,
-                                  instruments=self._instruments)
+        old, self._bench = self._bench, None
+        self._parked = None
+        bench_pool.release(old)  # an architecture change: the old bench serves the next Trainer
+        b = self._attach(bench_pool.acquire(cfg, d, self._instruments, owner=self))
+        self._initial_weights = b.initial_weights
+        self._recorder = Recorder(self.history, b.layout, b.probe, errors=self.subscriber_errors,
+                                  instruments=self._instruments, stats=b.stats, tracker=b.tracker)
         self._recorder.on_record.add(self._epoch_subs)
-        self._clip_mode = tf.Variable(CLIP_MODE_IDS[cfg.clipping], dtype=tf.int32, trainable=False)
-        self._clip_threshold = tf.Variable(cfg.clip_threshold, dtype=tf.float32, trainable=False)
-        n_val = len(d.X_val) if d.has_val else 0
-        self._X = tf.Variable(tf.zeros(d.X_train.shape), trainable=False)
-        self._Y = tf.Variable(tf.zeros(d.y_train.shape), trainable=False)
-        self._Xv = tf.Variable(tf.zeros(d.X_val.shape), trainable=False) if n_val else None
-        self._Yv = tf.Variable(tf.zeros(d.y_val.shape), trainable=False) if n_val else None
         self._rescale(cfg)
-
-        loss_fn = self._loss_fn
-
-        @compiled(input_signature=[tf.TensorSpec([None], tf.int32)])
-        def eval_sum(idx):
-            x, y = tf.gather(self._Xv, idx), tf.gather(self._Yv, idx)
-            return loss_fn(y, model(x, training=False)) * tf.cast(tf.shape(idx)[0], tf.float32)
-
-        @compiled(input_signature=[tf.TensorSpec([None], tf.int32)])
-        def train_sum(idx):
-            x, y = tf.gather(self._X, idx), tf.gather(self._Y, idx)
-            return loss_fn(y, model(x, training=False)) * tf.cast(tf.shape(idx)[0], tf.float32)
-
-        self._eval_sum = eval_sum
-        self._train_sum = train_sum
-        self._steps_cache: dict[tuple, tuple] = {}
         self._use_optimizer(cfg)
         self._recorder.structure(timesteps=d.n_timesteps, features=list(d.feature_names), dataset=d.name,
                                  source="trainer")
         self._built_config = cfg
 
+    def _attach(self, b: "bench_pool.Bench") -> "bench_pool.Bench":
+        """Use bench ``b``: its model, layout, loss, data variables and compiled sums."""
+        self._bench = b
+        self._release.detach()
+        self._release = weakref.finalize(self, bench_pool.release, b)
+        self.layout_ = b.layout
+        self._loss_fn = b.loss_fn
+        self._clip_mode, self._clip_threshold = b.clip_mode, b.clip_threshold
+        self._X, self._Y, self._Xv, self._Yv = b.X, b.Y, b.Xv, b.Yv
+        self._eval_sum, self._train_sum = b.eval_sum, b.train_sum
+        return b
+
+    # -- lending the bench while idle (engine/bench.py) --------------------------------------
+    def _lend(self, b: "bench_pool.Bench") -> bool:
+        """Park (keep weights and optimizer state as arrays) and give up bench ``b``, if
+        idle. Called by another Trainer that needs a bench of the same shape."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self.is_running or self._bench is not b:
+                return False
+            self._parked = {
+                "weights": [v.numpy() for v in b.model.weights],
+                "optimizer": self._opt_key,
+                "slots": [v.numpy() for v in self._optimizer.variables],
+            }
+            self._bench = None
+            self._optimizer = self._step = None
+            self._X = self._Y = self._Xv = self._Yv = None
+            self._eval_sum = self._train_sum = None
+            self._recorder.probe_xy = None  # a copy of the data: _rescale makes it again
+            self._release.detach()
+            return True
+        finally:
+            self._lock.release()
+
+    def _ensure_bench(self) -> None:
+        """Take a bench back after parking and restore the weights and optimizer state."""
+        if self._parked is None:
+            return
+        with self._lock:
+            if self._parked is None:
+                return
+            state, cfg = self._parked, self._config
+            b = self._attach(bench_pool.acquire(cfg, self.data, self._instruments, owner=self))
+            self._parked = None
+            for v, w in zip(b.model.weights, state["weights"]):
+                v.assign(w)
+            r = self._recorder
+            r.layout, r.stats, r.tracker, r.probe = b.layout, b.stats, b.tracker, b.probe
+            self._rescale(cfg)
+            self._use_optimizer(cfg)
+            if self._opt_key == state["optimizer"]:
+                for v, value in zip(self._optimizer.variables, state["slots"]):
+                    v.assign(value)
+                self._optimizer.learning_rate.assign(cfg.learning_rate)
+            b.set_clipping(cfg)
+
     def _use_optimizer(self, cfg: TrainConfig) -> None:
-        """Switch to a fresh optimizer for ``cfg`` (weights kept, optimizer state new).
-        Compiled steps are cached per optimizer, so switching back costs no retrace."""
-        key = (cfg.optimizer, cfg.momentum, cfg.nesterov)
-        if key not in self._steps_cache:
-            opt = make_optimizer(cfg)
-            step = make_train_step(
-                self.model_, opt, self._loss_fn, self.layout_, self._recorder.stats,
-                self._X, self._Y, self._clip_mode, self._clip_threshold, instruments=self._instruments,
-            )
-            self._steps_cache[key] = (opt, step, [v.numpy() for v in opt.variables])
-            if len(self._steps_cache) > 8:  # bound memory if someone cycles many momentums
-                self._steps_cache.pop(next(iter(self._steps_cache)))
-        opt, step, fresh = self._steps_cache[key]
-        for v, init in zip(opt.variables, fresh):
-            v.assign(init)
-        opt.learning_rate.assign(cfg.learning_rate)
-        self._optimizer, self._step = opt, step
+        """Switch to a fresh optimizer for ``cfg`` (weights kept, optimizer state new)."""
+        self._optimizer, self._step = self._bench.optimizer(cfg)
+        self._opt_key = (cfg.optimizer, cfg.momentum, cfg.nesterov)
 
     def _rescale(self, cfg: TrainConfig) -> None:
         d = self.data
@@ -422,8 +456,7 @@ class Trainer:
                 v.assign(w)
             self._rescale(self._config)
             self._use_optimizer(self._config)
-            self._clip_mode.assign(CLIP_MODE_IDS[self._config.clipping])
-            self._clip_threshold.assign(self._config.clip_threshold)
+            self._bench.set_clipping(self._config)
         self._run_id += 1
         self._epoch = 0
         self._position = 0.0
@@ -442,6 +475,7 @@ class Trainer:
                 set(self._built_config.diff(self._config)) & ARCHITECTURE_FIELDS
             ):
                 self._new_run()
+            self._bench.last_used = time.monotonic()  # lent last among idle benches (bench.py)
             self._run_start_epoch = self._epoch
             self._target_epoch = self._epoch + self._config.epochs
             self._recorder.reset()
