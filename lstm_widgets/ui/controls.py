@@ -62,7 +62,6 @@ TOOLTIPS.update({
 _READOUT = {"learning_rate": ".1e", "clip_threshold": ".3g", "momentum": ".2f"}
 _DESCRIPTION = {"learning_rate": "learning rate", "clip_threshold": "threshold", "batch_size": "batch size"}
 _STYLE = {"description_width": "92px"}
-_WIDE = Layout(width="290px")
 
 
 def _sig(x: float, digits: int = 3) -> float:
@@ -81,21 +80,24 @@ def _on_slider(setting: Setting, value: float) -> float:
 def _widget(setting: Setting, value: Any):
     """The widget for one setting of the table."""
     desc = _DESCRIPTION.get(setting.name, setting.name)
+    # Style and layout given at construction: assigning them later leaves the default
+    # ones open (ipywidgets keeps every open widget), about 30 per Lab.
+    look = {"style": dict(_STYLE), "layout": {"width": "290px"}}
     if setting.kind == "choice":
-        return Dropdown(options=list(setting.choices), value=value, description=desc)
+        return Dropdown(options=list(setting.choices), value=value, description=desc, **look)
     if setting.kind == "int":
-        return BoundedIntText(value=value, min=int(setting.low), max=int(setting.high), description=desc)
+        return BoundedIntText(value=value, min=int(setting.low), max=int(setting.high), description=desc, **look)
     if setting.kind == "bool":
-        return Checkbox(value=bool(value), description=desc, indent=False)
+        return Checkbox(value=bool(value), description=desc, indent=False, **look)
     lo, hi = setting.slider
     fmt = _READOUT.get(setting.name, ".3g")
     if setting.log:
         return FloatLogSlider(
             value=_on_slider(setting, value), base=10, min=math.log10(lo), max=math.log10(hi), step=0.05,
-            description=desc, readout_format=fmt,
+            description=desc, readout_format=fmt, **look,
         )
     return FloatSlider(value=_on_slider(setting, value), min=lo, max=hi, step=0.01, description=desc,
-                       readout_format=fmt)
+                       readout_format=fmt, **look)
 
 
 class ControlPanel:
@@ -122,19 +124,16 @@ class ControlPanel:
         self._exact: dict[str, float] = {s.name: getattr(config, s.name) for s in SETTINGS if s.control and s.log}
         self._subs: list[Callable[[str, Any], Any]] = []
         s = {name: _widget(SETTING[name], getattr(config, name)) for name in CONTROLLED}
-        self.lr_text = FloatText(value=config.learning_rate, description="exact lr", step=None)
+        self.lr_text = FloatText(value=config.learning_rate, description="exact lr", step=None,
+                                 style=dict(_STYLE), layout={"width": "290px"})
         self.settings = s
         for name, w in s.items():
             w.add_class(SETTING_CLASSES[name])
             w.add_class("lw-setting")
             w.tooltip = TOOLTIPS[name]
-            w.style = _STYLE
-            w.layout = Layout(width="290px")
             w.observe(lambda ch, name=name: self._changed(name, ch["new"]), names="value")
         self.lr_text.add_class("lw-lr-text")
         self.lr_text.tooltip = TOOLTIPS["learning_rate_text"]
-        self.lr_text.style = _STYLE
-        self.lr_text.layout = Layout(width="290px")
         self.lr_text.observe(lambda ch: self._changed("learning_rate_text", ch["new"]), names="value")
 
         def button(desc, cls, tip, icon="", style=""):

@@ -53,6 +53,7 @@ Class                  Element
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import threading
@@ -60,11 +61,13 @@ import time
 from collections import deque
 from typing import Any
 
+import numpy as np
 from ipywidgets import HTML, Box, HBox, Layout, VBox
 
 from ..config import ARCHITECTURE_FIELDS, TrainConfig
 from ..data import DATASETS, SERIES, SequenceData, load_dataset
 from ..diagnosis import CachedDiagnosis
+from ._close import close_tree
 from .controls import ControlPanel
 from .panels import (
     CodeView,
@@ -129,7 +132,19 @@ def _load_data(dataset: Any, data: Any, options: dict | None) -> SequenceData:
             f"{', '.join(_DATASET_OPTIONS)}."
         )
     name = dataset.lower()
-    return load_dataset(name, **{**LAB_DATASET_DEFAULTS.get(name, {}), **options})
+    return _builtin(name, tuple(sorted({**LAB_DATASET_DEFAULTS.get(name, {}), **options}.items())))
+
+
+@functools.lru_cache(maxsize=8)
+def _builtin(name: str, options: tuple) -> SequenceData:
+    """A built-in dataset, loaded once per kernel for every Lab that asks for it (a class
+    builds one Lab per exercise, and each kept its own copy: 165 kB for sine). The arrays
+    are read-only, so an edit in place cannot change another Lab's data unseen."""
+    data = load_dataset(name, **dict(options))
+    for a in (data.X_train, data.y_train, data.X_val, data.y_val):
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
+    return data
 
 
 class Lab:
@@ -354,9 +369,12 @@ class Lab:
         return write_report(path, self.history, config=self.config, findings=self.findings, title=title)
 
     def close(self) -> None:
-        """Stop training, drop the model and close the widgets."""
+        """Stop training, hand the model's compiled steps back for the next Lab (see
+        engine/bench.py) and close every widget of the Lab (ipywidgets keeps an open
+        widget for the kernel's life)."""
         self.trainer.close()
-        self.widget.close()
+        # the diagnosis rows not shown at the moment are in no box
+        close_tree(self.widget, *(box for *_, box in self.diagnosis_panel._rows))
 
     # -- settings -----------------------------------------------------------------------------------
     def set(self, **changes: Any) -> TrainConfig:

@@ -324,16 +324,16 @@ class Panel:
     def __init__(self) -> None:
         self._version: tuple | None = None
         self._history = None
-        self.widget = VBox()
+        self.widget: VBox | None = None  # built by _finish (a placeholder box would stay open)
 
-    def _finish(self, *children) -> None:
+    def _finish(self, *children, layout: dict | None = None) -> None:
         shown = []
         for child in children:
             shown.append(child)
             help_text = getattr(child, "_lw_help", "")
             if help_text:
                 shown.append(_caption(help_text))
-        self.widget = VBox(shown, layout=Layout(width="auto"))
+        self.widget = VBox(shown, layout=Layout(**(layout or {"width": "auto"})))
         self.widget.add_class("lw-panel")
         self.widget.add_class(self.css_class)
 

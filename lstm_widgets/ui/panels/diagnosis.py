@@ -41,10 +41,9 @@ class DiagnosisPanel(Panel):
         self.header.add_class("lw-diagnosis-header")
         self._rows: list[tuple[HTML, Button, HBox]] = []
         self.list = VBox()
-        self._finish(self.header, self.list)
         # As tall as its findings: in a fixed-height scroll box the evidence and the "Fix:"
         # line (what Apply will do) were cut off mid-line.
-        self.widget.layout = Layout(width="400px", padding="4px")
+        self._finish(self.header, self.list, layout={"width": "400px", "padding": "4px"})
 
     def _draw(self, history) -> None:
         if not len(history.records):
