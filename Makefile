@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/watch_overhead.py
 	$(BIN)/python benchmarks/ui_cost.py
+	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/diagnosis_report.py
 
