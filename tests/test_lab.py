@@ -222,3 +222,53 @@ def test_lab_is_lazy_and_engine_import_loads_no_widgets():
         "assert lstm_widgets.Lab is Lab\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# -- what a Train does, what the panels show after a model change ------------------------------
+def test_train_after_stop_finishes_the_budget_and_train_on_a_finished_run_says_it_continues(tiny):
+    lab = make_lab(tiny, epochs=400)
+    try:
+        lab.controls.train_button.click()
+        wait_until(lambda: len(lab.history) >= 2, what="two epochs")
+        lab.controls.stop_button.click()
+        assert lab.wait(timeout=60) and lab.state == "stopped"
+        stopped_at = lab.trainer.epoch
+        lab.set(epochs=stopped_at + 2)  # the budget now ends two epochs after the stop
+        lab.train(wait=True, timeout=120)
+        assert lab.status_text.startswith("finished")
+        assert lab.trainer.epoch == stopped_at + 2, "a Train after Stop runs the rest of the budget, not a new one"
+        assert lab.trainer.run_id == 1
+        # a finished run: Train goes on from its weights, and the line says so
+        lab.set(epochs=2)
+        kind, start, end = lab.trainer.next_train()
+        assert (kind, start, end) == ("continue", stopped_at + 2, stopped_at + 4)
+        lab.train()
+        assert f"continuing run 1 from epoch {stopped_at + 2}: 2 more" in lab.message
+        assert lab.wait(timeout=120) and lab.trainer.epoch == stopped_at + 4
+        lab.restart(start=False)
+        assert lab.trainer.next_train() == ("new", 0, 2)
+    finally:
+        lab.close()
+
+
+def test_sliders_report_on_release_not_at_every_step_of_a_drag(trained):
+    sliders = [w for w in trained.controls.settings.values() if "Slider" in type(w).__name__]
+    assert sliders and all(w.continuous_update is False for w in sliders)
+
+
+def test_a_simple_rnn_after_an_lstm_leaves_no_gate_bars_and_epochs_start_at_1(tiny):
+    lab = make_lab(tiny, epochs=2)
+    try:
+        lab.train(wait=True, timeout=120)
+        lab.update()
+        gates = lab.panels["gates"]
+        assert gates.grad_bars.visible and len(gates.grad_bars.x) == 4  # i f c o
+        assert lab.panels["loss"].x_scale.min == 1.0  # epochs are numbered from 1
+        lab.set(cell="simple_rnn")
+        lab.restart(start=False)
+        lab.train(wait=True, timeout=120)
+        lab.update()
+        assert not gates.grad_bars.visible and not gates.ratio_bars.visible
+        assert "simple_rnn layer has no gates" in gates.figure.title
+    finally:
+        lab.close()

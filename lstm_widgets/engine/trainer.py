@@ -88,6 +88,8 @@ class Trainer:
         self._target_epoch = 0
         self._position = 0.0  # where on the epoch axis the trainer is (for markers)
         self._begin_new_run = True
+        self._after_stop = False
+        self._run_start_epoch = 0
         self._bench = None
         self._parked: dict | None = None  # weights and optimizer state while the bench is lent
         self._release = weakref.finalize(self, lambda: None)
@@ -123,6 +125,22 @@ class Trainer:
     def target_epoch(self) -> int:
         """The epoch the current Train will stop after."""
         return self._target_epoch
+
+    def next_train(self, after_stop: bool | None = None) -> tuple[str, int, int]:
+        """What the next start() does, as (kind, from epoch, to epoch): "new" begins a run
+        (the first, after restart() or a model change); "finish" takes a stopped Train to
+        the end of its budget; "continue" trains ``config.epochs`` more on the current
+        weights and optimizer state (a finished run)."""
+        after_stop = self._state == "stopped" if after_stop is None else after_stop
+        cfg = self._config
+        if self._built_config is None or self._begin_new_run or (
+            set(self._built_config.diff(cfg)) & ARCHITECTURE_FIELDS
+        ):
+            return "new", 0, cfg.epochs
+        end = self._run_start_epoch + cfg.epochs
+        if after_stop and end > self._epoch:
+            return "finish", self._epoch, end
+        return "continue", self._epoch, self._epoch + cfg.epochs
 
     @property
     def run_id(self) -> int:
@@ -177,6 +195,7 @@ class Trainer:
                     "The trainer is already training; a second start() would race the first. "
                     "Use pause()/resume() or stop(), or change settings live with set(...)."
                 )
+            self._after_stop = self._state == "stopped"
             self._stop.clear()
             self._running.set()
             self.error = None
@@ -471,13 +490,14 @@ class Trainer:
         final = "finished"
         try:
             self._drain_pending(force=True)
-            if self.model_ is None or self._begin_new_run or (
-                set(self._built_config.diff(self._config)) & ARCHITECTURE_FIELDS
-            ):
+            kind, _, end = self.next_train(self._after_stop)
+            if kind == "new":
                 self._new_run()
+            self._ensure_bench()
             self._bench.last_used = time.monotonic()  # lent last among idle benches (bench.py)
-            self._run_start_epoch = self._epoch
-            self._target_epoch = self._epoch + self._config.epochs
+            if kind != "finish":
+                self._run_start_epoch = self._epoch
+            self._target_epoch = self._run_start_epoch + self._config.epochs if kind == "finish" else end
             self._recorder.reset()
             while self._epoch < self._target_epoch:
                 if self._stop.is_set():

@@ -91,6 +91,9 @@ def _widget(setting: Setting, value: Any):
         return Checkbox(value=bool(value), description=desc, indent=False, **look)
     lo, hi = setting.slider
     fmt = _READOUT.get(setting.name, ".3g")
+    # A slider reports its value when let go, not at every pixel of a drag: each
+    # intermediate learning rate was applied to the run and piled up change markers.
+    look["continuous_update"] = False
     if setting.log:
         return FloatLogSlider(
             value=_on_slider(setting, value), base=10, min=math.log10(lo), max=math.log10(hi), step=0.05,

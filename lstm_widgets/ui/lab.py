@@ -253,7 +253,9 @@ class Lab:
 
     # -- running ----------------------------------------------------------------------------------
     def train(self, wait: bool = False, timeout: float | None = None) -> None:
-        """Train for ``config.epochs`` epochs in the background, continuing the current run.
+        """Train in the background: ``config.epochs`` epochs of a new run, or, after
+        Stop, the rest of the stopped Train's epochs, or ``config.epochs`` more of a
+        finished run (the status line says which; Restart begins again).
 
         A diverged run starts afresh (its weights are not finite). While training already,
         nothing starts; the status line says so.
@@ -272,12 +274,23 @@ class Lab:
             self._restart_now()
         else:
             note = f" ({self._arch_text()} waits for Restart)" if self.pending_restart else ""
+            kind, start, end = self.trainer.next_train()
             try:
                 self.trainer.start()
             except RuntimeError:  # another thread started it a moment ago
                 self._say(_ALREADY)
                 return
-            self._say(f"training {self.trainer.config.epochs} epoch(s){note}")
+            # Say what this Train does to the run: a second Train on a finished run
+            # carried on from its weights without a word.
+            if kind == "new":
+                text = f"training {end} epoch(s)"
+            elif kind == "finish":
+                text = (f"finishing the stopped Train: epochs {start + 1}-{end} of run {self.trainer.run_id} "
+                        f"(Restart begins a new run from the initial weights)")
+            else:
+                text = (f"continuing run {self.trainer.run_id} from epoch {start}: {end - start} more epoch(s) on "
+                        f"its trained weights (Restart begins again from the initial weights)")
+            self._say(text + note)
         if wait:
             self.wait(timeout)
 

@@ -450,7 +450,10 @@ class TimePanel(Panel):
             self._clip_kept(lo, hi)
         markers = history.run_markers() if hasattr(history, "run_markers") else []
         last = [float(m.position) for m in markers[-1:]]
-        self.x_range = (0.0, float(math.ceil(max([1.0, self._kept_max_epoch] + self._rows.epochs[-1:] + last))))
+        # Epochs are numbered from 1: the axis starts there unless a change came in epoch 1.
+        x0 = 0.0 if any(float(m.position) < 1.0 for m in markers) or not self._rows.epochs else 1.0
+        x1 = float(math.ceil(max([x0 + 1.0, self._kept_max_epoch] + self._rows.epochs[-1:] + last)))
+        self.x_range = (x0, x1)
         self._draw_rows(x, rows, lo, hi, history)
         with self.y_scale.hold_sync():
             self.y_scale.min, self.y_scale.max = lo, hi

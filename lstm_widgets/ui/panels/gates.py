@@ -15,10 +15,12 @@ class GatePanel(Panel):
     kernel W (input weights) and the recurrent kernel U, for the latest epoch."""
 
     css_class = "lw-panel-gates"
+    # The colour key comes first: the caption shows one line, and a legend inside the
+    # plot covered the bars it explains.
     TOOLTIP = (
+        "Blue: kernel W (from the inputs), orange: recurrent U (from the previous step). "
         "Latest epoch, per gate: i input, f forget, c cell candidate, o output (GRU: z, r, "
-        "h). Blue: kernel W (from the inputs); orange: recurrent kernel U (from the "
-        "previous step). A gate far below the others is the one that stopped learning."
+        "h). A gate far below the others is the one that stopped learning."
     )
 
     def __init__(self) -> None:
@@ -29,7 +31,7 @@ class GatePanel(Panel):
         kw = dict(type="grouped", colors=PALETTE[:2], labels=["kernel W", "recurrent U"], padding=0.2)
         self.grad_bars = Bars(
             x=["i"], y=np.full((2, 1), 1e-4, dtype=F32), scales={"x": self.x_scale, "y": self.grad_scale},
-            base=1e-4, display_legend=True, **kw,
+            base=1e-4, **kw,
         )
         self.ratio_bars = Bars(
             x=["i"], y=np.full((2, 1), 1e-6, dtype=F32), scales={"x": self.x_scale, "y": self.ratio_scale},
@@ -59,8 +61,17 @@ class GatePanel(Panel):
             if lay not in layers:
                 layers.append(lay)
         if rec is None or not gated:
-            self.figure.title = "Gradient norm per gate: no gated (LSTM/GRU) layer yet"
+            # No bars from an earlier model: a SimpleRNN restarted after an LSTM kept them.
+            cell = next(iter(structure.layer_cell.values()), None) if getattr(structure, "layer_cell", None) else None
+            why = (f"a {cell} layer has no gates" if rec is not None and cell else
+                   "no gated (LSTM/GRU) layer" if rec is not None else "waiting for the first epoch")
+            for bars in (self.grad_bars, self.ratio_bars):
+                bars.visible = False
+            self.figure.title = f"Gradient norm per gate: {why}"
+            self.ratio_figure.title = f"Update per step per gate: {why}"
             return
+        for bars in (self.grad_bars, self.ratio_bars):
+            bars.visible = True
         labels, grad, ratio = [], [[], []], [[], []]
         for lay in layers:
             kern = {v.rsplit("/", 1)[-1]: v for v in gated if var_layer.get(v, v.split("/")[0]) == lay}
@@ -90,6 +101,6 @@ class GatePanel(Panel):
         with self.ratio_scale.hold_sync():
             self.ratio_scale.min, self.ratio_scale.max = rlo, rhi
         title = f"Gradient norm per gate, epoch {rec.epoch}"
-        if self.figure.title != title:
+        if self.figure.title != title or not self.ratio_figure.title.endswith(f"epoch {rec.epoch}"):
             self.figure.title = title
             self.ratio_figure.title = f"Update per step per gate, epoch {rec.epoch}"
