@@ -81,6 +81,38 @@ def test_lesson_structure(path):
     assert "display(Markdown(" in code or "say(" in code
 
 
+#: Code that does something a learner should read: such a cell shows its source.
+_ACTS = ("make_windows(", "SequenceData", "read_csv(", "Lab(", ".train(", "compare_runs(", "check_", "Sweep(",
+         ".run(", "display(", "keep_run", "restart(", "first_checks(")
+
+
+def _narrates(src: str) -> bool:
+    """A cell whose work is to word a paragraph from the run (numbers into say(...))."""
+    s = src.strip()
+    return "say(" in s and not any(k in s for k in _ACTS) and s.splitlines()[-1].strip() not in ("lab", "sweep")
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.name)
+def test_the_first_cell_says_what_to_do_when_a_saved_lab_shows_model_not_found(path):
+    """A notebook saved with its widgets and reopened shows "Error displaying widget:
+    model not found" in place of each Lab, with no word of why."""
+    first = nbformat.read(path, as_version=4).cells[0]
+    assert "model not found" in first.source and "Run All Cells" in first.source
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_cells_that_only_narrate_show_their_text_not_their_code(path):
+    """The prose of a lesson lives in say(f"...") cells; with their source shown the
+    learner read each paragraph twice, once as code. Those cells start collapsed
+    (JupyterLab and Notebook 7 show a "..." to open them); a cell that acts shows its code."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        hidden = bool(cell.metadata.get("jupyter", {}).get("source_hidden"))
+        assert hidden == _narrates(cell.source), f"cell {i}: source_hidden={hidden}:\n{cell.source[:300]}"
+
+
 def _run(nb, kernel_name="python3", cwd=NOTEBOOKS, timeout=300):
     from nbclient import NotebookClient
 
