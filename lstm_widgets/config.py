@@ -221,11 +221,18 @@ SETTINGS: tuple[Setting, ...] = (
         "scale_target", "bool", False,
         "Also standardize the target (fitted on the training split); predictions are turned "
         "back into its units.",
-        applies="epoch", flags=("--scale-target",), short="scale y", control=False,
+        applies="epoch", flags=("--scale-target",), short="scale y",
     ),
     Setting(
         "epochs", "int", 20, "Epochs per Train. Changing it while training moves the end of the run.",
         low=1, high=100_000, hint="Try 20.", flags=("--epochs",),
+    ),
+    Setting(
+        "pace", "float", 0.0,
+        "Seconds each epoch lasts at least, so a fast run can be watched and steered (0: as fast "
+        "as it trains). It waits between epochs and changes no result.",
+        low=0.0, high=60.0, hint="Try 0.5 to watch a run epoch by epoch.", flags=("--pace",),
+        slider=(0.0, 2.0),
     ),
     Setting(
         "batch_size", "int", 32,
@@ -285,6 +292,7 @@ class TrainConfig:
     scaler: str = SETTING["scaler"].default
     scale_target: bool = SETTING["scale_target"].default
     epochs: int = SETTING["epochs"].default
+    pace: float = SETTING["pace"].default
     batch_size: int = SETTING["batch_size"].default
     units: int = SETTING["units"].default
     layers: int = SETTING["layers"].default

@@ -71,8 +71,8 @@ class RunSettings:
         momentum, nesterov: SGD's momentum (0 for other optimizers) and Nesterov flag.
         clipping: "none", "clipnorm", "global_clipnorm" or "clipvalue".
         clip_threshold: The threshold, or None without clipping (watch()).
-        scaler, scale_target, batch_size, epochs, units, layers, cell, loss, seed: As in
-            TrainConfig; None when unknown.
+        scaler, scale_target, batch_size, epochs, pace, units, layers, cell, loss, seed: As
+            in TrainConfig; None when unknown.
     """
 
     optimizer: str | None = None
@@ -86,6 +86,7 @@ class RunSettings:
     scaler: str | None = None
     scale_target: bool | None = None
     epochs: int | None = None
+    pace: float | None = None
     batch_size: int | None = None
     units: int | None = None
     layers: int | None = None

@@ -318,3 +318,28 @@ def test_many_trainers_log_no_retracing_warning_but_a_users_function_still_does(
         assert any("retracing" in m and "users_own" in m for m in seen), seen
     finally:
         logger.removeHandler(handler)
+
+
+def test_pace_waits_between_epochs_changes_no_result_and_leaves_no_marker(sine):
+    """config.pace slows a fast run so it can be watched: after each epoch but the last
+    the trainer waits for what is left of the pace (the wait is recorded here instead of
+    slept, so the test does not depend on the machine's speed)."""
+    waits = []
+
+    class Recorded(threading.Event):
+        def wait(self, timeout=None):
+            if timeout is not None:
+                waits.append(timeout)
+                return self.is_set()
+            return super().wait(timeout)
+
+    t = Trainer(TrainConfig(units=4, epochs=3, batch_size=32, pace=30.0), sine)
+    t._stop = Recorded()
+    t.start()
+    assert t.wait(120)
+    assert len(waits) == 2 and all(0 < w <= 30.0 for w in waits)  # none after the last epoch
+    plain = run(sine, epochs=3)
+    assert [r.loss for r in t.history.records] == [r.loss for r in plain.history.records]
+    t.set(pace=0.0)
+    assert t.config.pace == 0.0 and t.history.markers == []
+    assert t.history.records[-1].settings.pace == 30.0

@@ -23,6 +23,9 @@ from .recorder import Recorder, Subscribers
 
 __all__ = ["Trainer", "STATES"]
 
+#: Settings whose change is not marked on the panels: they change no result.
+_UNMARKED = frozenset({"pace"})
+
 log = logging.getLogger("lstm_widgets")
 
 STATES = ("idle", "training", "paused", "stopped", "finished", "diverged", "error")
@@ -327,7 +330,7 @@ class Trainer:
         if self.model_ is not None and not arch:
             self._apply_to_model(old, new, diff)
         for k, (a, b) in diff.items():
-            if self.model_ is None or self._run_id == 0:
+            if self.model_ is None or self._run_id == 0 or k in _UNMARKED:
                 continue  # nothing trained yet: the next run simply starts with it
             m = ChangeMarker(self._run_id, round(self._position, 4), k, a, b, marker_label(k, a, b))
             self.history.add_marker(m)
@@ -503,6 +506,7 @@ class Trainer:
                 if self._stop.is_set():
                     final = "stopped"
                     break
+                began = time.perf_counter()
                 record = self._one_epoch()
                 if record is None:
                     final = "stopped"
@@ -513,6 +517,10 @@ class Trainer:
                 if not record.complete:
                     final = "stopped"
                     break
+                # config.pace: a fast run slowed down to be watched (Stop ends the wait).
+                left = self._config.pace - (time.perf_counter() - began)
+                if left > 0 and self._epoch < self._target_epoch:
+                    self._stop.wait(left)
         except Exception as exc:  # reported through state and wait(); never a silent death
             log.exception("lstm_widgets: training failed")
             self.error = exc

@@ -59,8 +59,9 @@ TOOLTIPS.update({
 })
 
 #: How each slider reads out its value (presentation only; the bounds are in the table).
-_READOUT = {"learning_rate": ".1e", "clip_threshold": ".3g", "momentum": ".2f"}
-_DESCRIPTION = {"learning_rate": "learning rate", "clip_threshold": "threshold", "batch_size": "batch size"}
+_READOUT = {"learning_rate": ".1e", "clip_threshold": ".3g", "momentum": ".2f", "pace": ".1f"}
+_DESCRIPTION = {"learning_rate": "learning rate", "clip_threshold": "threshold", "batch_size": "batch size",
+                "pace": "pace (s)", "scale_target": "scale target"}
 _STYLE = {"description_width": "92px"}
 
 

@@ -568,8 +568,11 @@ class Lab:
             if recs:
                 per = sum(r.time_s for r in recs) / len(recs)
                 text += f" · {per:.2f} s/epoch"
+                pace = self.trainer.config.pace
+                if pace > per:  # the epoch waits for the pace: say so, and count the wait
+                    text += f" (paced to {pace:g} s)"
                 if self.trainer.state in ("training", "paused"):  # not after a stop or a divergence
-                    text += f" · {max(total - n, 0) * per:.0f} s left"
+                    text += f" · {max(total - n, 0) * max(per, pace):.0f} s left"
             p = self.controls.progress
             with p.hold_sync():
                 p.max = total
