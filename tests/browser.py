@@ -1,4 +1,5 @@
-"""A real JupyterLab on 127.0.0.1, driven by Debian's Chromium through Playwright.
+"""A real JupyterLab (or Notebook 7, or Voila) on 127.0.0.1, driven by Debian's Chromium
+through Playwright.
 
 Used by the browser tests: no browser download (``executable_path``), no network but
 loopback. With ``CI`` set, a missing Chromium fails the test instead of skipping it.
@@ -73,50 +74,64 @@ def notebook(cells: list[str], markdown_first: str | None = None) -> dict:
 
 
 @contextlib.contextmanager
-def jupyterlab(root: Path, timeout: float = 120, theme: str | None = None):
-    """Start JupyterLab on a free loopback port with no token; yield its base URL.
+def jupyterlab(root: Path, timeout: float = 120, theme: str | None = None, app: str = "lab",
+               notebook: str | None = None):
+    """Start a Jupyter front end on a free loopback port with no token; yield its base URL.
 
+    ``app``: "lab" (JupyterLab), "notebook" (Notebook 7), or "voila" (Voila serving
+    ``notebook``, a file in ``root``, as an app without code, the classroom view).
     ``theme``: e.g. "JupyterLab Dark"; JupyterLab's default (light) when None.
     """
     port = free_port()
     side = Path(tempfile.mkdtemp(prefix="lw-jlab-"))  # logs and settings, outside the file browser
     settings = side / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    if app == "lab":  # (Notebook 7 reads this directory too, and fails on the notification override)
+        (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     if theme:
         (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
-    log_path = side / "jupyterlab.log"
+    log_path = side / f"{app}.log"
     log = open(log_path, "w")
     env = {
         **os.environ,
         "JUPYTERLAB_SETTINGS_DIR": str(side / "settings"),
+        "JUPYTER_CONFIG_DIR": str(side / "config"),
         # JupyterLab saves open tabs to ~/.jupyter/lab/workspaces by default: a test run
         # would change what the user's own next `make lab` shows.
         "JUPYTERLAB_WORKSPACES_DIR": str(side / "workspaces"),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyterlab", "--no-browser",
+    if app == "voila":
+        # As a teacher runs it: from ``root`` (the repository, whose voila.json it reads),
+        # ``notebook`` a path relative to it.
+        cmd = [sys.executable, "-m", "voila", notebook, "--no-browser", "--Voila.ip=127.0.0.1",
+               f"--port={port}", "--show_tracebacks=True"]
+        ready = None
+    else:
+        cmd = [
+            sys.executable, "-m", {"lab": "jupyterlab", "notebook": "notebook"}[app], "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
             "--IdentityProvider.token=", "--ServerApp.password=",
             "--ServerApp.disable_check_xsrf=True", "--ServerApp.allow_root=True",
             f"--ServerApp.root_dir={root}",
-        ],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env,
-    )
+        ]
+        ready = "/api/status"
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + timeout
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
-                    json.load(r)
+                if ready is None:  # Voila: a request would render (run) the notebook; the port answering is enough
+                    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                else:
+                    with urllib.request.urlopen(f"{url}{ready}", timeout=2) as r:
+                        json.load(r)
                 break
             except Exception:
                 if proc.poll() is not None or time.time() > deadline:
                     log.flush()
-                    raise RuntimeError(f"JupyterLab did not start:\n{log_path.read_text()[-3000:]}")
+                    raise RuntimeError(f"{app} did not start:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.5)
         yield url
     finally:
@@ -161,9 +176,9 @@ def browser_page(width: int = 1280, height: int = 800, dark: bool = False):
             browser.close()
 
 
-def open_and_run_all(page, url: str, name: str) -> None:
-    """Open notebook ``name`` in JupyterLab and run all its cells."""
-    page.goto(f"{url}/lab/tree/{name}?reset")
+def open_and_run_all(page, url: str, name: str, app: str = "lab") -> None:
+    """Open notebook ``name`` in JupyterLab (or Notebook 7) and run all its cells."""
+    page.goto(f"{url}/lab/tree/{name}?reset" if app == "lab" else f"{url}/notebooks/{name}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
     # the kernel is ready when the toolbar's status shows Idle
     page.wait_for_function(
