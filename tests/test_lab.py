@@ -272,3 +272,26 @@ def test_a_simple_rnn_after_an_lstm_leaves_no_gate_bars_and_epochs_start_at_1(ti
         assert "simple_rnn layer has no gates" in gates.figure.title
     finally:
         lab.close()
+
+
+def test_unscaled_inputs_that_stop_every_gradient_are_said_not_left_blank():
+    """multiscale with scaler none: a feature in the thousands saturates the gates and
+    every gate's gradient is exactly 0, which a log axis cannot draw: the panels were blank
+    and the heat map solid black with no word of why."""
+    from lstm_widgets.ui import Lab
+
+    lab = Lab("multiscale", dataset_options=dict(n_samples=128, seq_len=10), epochs=2, units=4, scaler="none")
+    try:
+        lab.train(wait=True, timeout=120)
+        lab.update()
+        rec = lab.history.latest
+        grads = [x["grad_pre_mean"] for gates in rec.gates.values() for x in gates.values()]
+        assert grads and all(g == 0 for g in grads), "the premise: no gradient reaches the gates"
+        gates = lab.panels["gates"]
+        assert not gates.grad_bars.visible and "exactly 0 in every gate" in gates.figure.title
+        zeros = sum(1 for g in rec.grad_through_time if g == 0)
+        time_panel = lab.panels["time"]
+        assert zeros and f"exactly 0 at {zeros} of {len(rec.grad_through_time)} steps" in time_panel.figure.title
+        assert np.isfinite(np.asarray(time_panel.heatmap.color, dtype=float)).all()  # no black NaN cells
+    finally:
+        lab.close()

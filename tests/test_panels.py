@@ -126,3 +126,20 @@ def test_a_kept_run_that_diverged_does_not_flatten_the_run_in_front():
     panel.set_kept([KeptRun("run 2", calm, ModelStructure())])
     panel.update(front)
     np.testing.assert_allclose(np.asarray(panel.overlay.y)[0][:4], [2.0, 1.5, 1.0, 0.8], rtol=1e-6)
+
+
+def test_log_axis_labels_never_come_closer_than_their_height():
+    """A 1-2-5 column over three decades on a 140 px gate figure overlapped (lessons 0, 4)."""
+    import math
+
+    from lstm_widgets.ui.panels.base import MIN_TICK_GAP_PX, log_ticks
+
+    for px in (46, 80, 110, 136, 200, 260):
+        for lo, hi in ((1e-4, 1.0), (1e-2, 1.0), (0.1, 10.0), (0.2, 0.9), (1e-30, 1e30), (3e-6, 4e-3)):
+            ticks = log_ticks(lo, hi, px)
+            assert ticks and all(lo <= t <= hi * (1 + 1e-9) for t in ticks), (lo, hi, px, ticks)
+            per_decade = px / math.log10(hi / lo)
+            gaps = [math.log10(b / a) * per_decade for a, b in zip(ticks, ticks[1:])]
+            assert all(g >= MIN_TICK_GAP_PX - 1e-6 for g in gaps), (lo, hi, px, ticks)
+    assert log_ticks(0.1, 1.0, 200) == pytest.approx([0.1, 0.2, 0.5, 1.0])  # room for 1, 2, 5
+    assert log_ticks(1e-4, 1.0, 60) == pytest.approx([1e-4, 1e-2, 1.0])  # a short figure: every 2nd decade

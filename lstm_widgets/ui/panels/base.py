@@ -40,6 +40,7 @@ __all__ = [
     "decades",
     "log_axis",
     "epoch_axis",
+    "log_ticks",
     "figure",
 ]
 
@@ -109,25 +110,48 @@ def drawable(x, y, floor: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
     return X.astype(F32), Y.astype(F32)
 
 
+#: Least vertical room between two labels of a log axis (11 px text and a gap).
+MIN_TICK_GAP_PX = 18
+
+
+def log_ticks(lo: float, hi: float, px: float) -> list[float]:
+    """Tick values for a log axis from ``lo`` to ``hi`` drawn ``px`` pixels tall: 1, 2, 5
+    in each decade when there is room for them, else 1 and 3, else whole decades, else
+    every second (third, ...) decade, so that no two labels come closer than
+    MIN_TICK_GAP_PX (at 140 px a 1-2-5 column over three decades overlapped)."""
+    per_decade = px / max(math.log10(hi / lo), 1e-9)
+    e0, e1 = int(math.floor(math.log10(lo) + 1e-9)), int(math.ceil(math.log10(hi) - 1e-9))
+    # each set with the smallest gap between its neighbours, in decades
+    for mantissas, gap in (((1, 2, 5), math.log10(2)), ((1, 3), math.log10(3))):
+        if gap * per_decade >= MIN_TICK_GAP_PX:
+            vals = [m * 10.0**e for e in range(e0, e1 + 1) for m in mantissas if lo <= m * 10.0**e <= hi * (1 + 1e-9)]
+            if len(vals) >= 2:
+                return vals
+    step = max(1, math.ceil(MIN_TICK_GAP_PX / per_decade))
+    return [10.0**e for e in range(e0, e1 + 1) if e % step == 0 and lo <= 10.0**e <= hi * (1 + 1e-9)]
+
+
 def log_axis(scale, **kw) -> Axis:
-    """A vertical axis for a LogScale that labels whole decades only (at most 6 labels).
+    """A vertical axis for a LogScale whose labels never overlap (see :func:`log_ticks`).
 
     Left to itself, bqplot labels every minor tick of a log axis (9e-1, 8e-1, ...), which
-    piles up into an unreadable column. The ticks follow the scale's min and max.
+    piles up into an unreadable column. The ticks follow the scale's min and max and the
+    figure's height (:func:`figure` tells the axis how tall its plot is).
     """
     axis = Axis(scale=scale, orientation="vertical", tick_format=".0e", **kw)
+    room = {"px": 200.0}
 
     def follow(_=None):
         lo, hi = scale.min, scale.max
         if not (lo and hi and 0 < lo < hi):
             return
-        exps = list(range(int(math.floor(math.log10(lo) + 1e-9)), int(math.ceil(math.log10(hi) - 1e-9)) + 1))
-        if len(exps) <= 3:  # a narrow range: 1, 2, 5 in each decade
-            vals = [m * 10.0**e for e in exps for m in (1, 2, 5) if lo <= m * 10.0**e <= hi]
-        else:
-            vals = [10.0**e for e in exps[:: max(1, math.ceil(len(exps) / 6))]]
-        axis.tick_values = np.array(vals)
+        axis.tick_values = np.array(log_ticks(lo, hi, room["px"]))
 
+    def set_height(px: float) -> None:
+        room["px"] = float(px)
+        follow()
+
+    axis._lw_plot_height = set_height
     scale.observe(follow, names=["min", "max"])
     follow()
     return axis
@@ -156,12 +180,16 @@ def epoch_axis(scale, **kw) -> Axis:
 
 
 def figure(title: str, marks, axes, width=400, height=260, tooltip="") -> Figure:
+    margin = {"top": 26, "bottom": 34, "left": 58, "right": 14}
+    for axis in axes:  # a log axis spaces its labels by the plot's height
+        if hasattr(axis, "_lw_plot_height"):
+            axis._lw_plot_height(height - margin["top"] - margin["bottom"])
     fig = Figure(
         marks=marks,
         axes=axes,
         title=title,
         animation_duration=0,
-        fig_margin={"top": 26, "bottom": 34, "left": 58, "right": 14},
+        fig_margin=margin,
         layout=Layout(width=f"{width}px", height=f"{height}px"),
         min_aspect_ratio=0.01,
         max_aspect_ratio=100,

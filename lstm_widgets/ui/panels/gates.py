@@ -70,8 +70,6 @@ class GatePanel(Panel):
             self.figure.title = f"Gradient norm per gate: {why}"
             self.ratio_figure.title = f"Update per step per gate: {why}"
             return
-        for bars in (self.grad_bars, self.ratio_bars):
-            bars.visible = True
         labels, grad, ratio = [], [[], []], [[], []]
         for lay in layers:
             kern = {v.rsplit("/", 1)[-1]: v for v in gated if var_layer.get(v, v.split("/")[0]) == lay}
@@ -82,6 +80,17 @@ class GatePanel(Panel):
                     vals = rec.gates.get(kern.get(kind, ""), {}).get(g, {})
                     grad[row].append(vals.get("grad_pre_mean", math.nan))
                     ratio[row].append(vals.get("step_ratio_mean", vals.get("update_ratio", math.nan)))
+        raw = np.asarray(grad, dtype=float)
+        if raw.size and np.isfinite(raw).all() and not (raw > 0).any():
+            # Exactly 0 cannot sit on a log axis: the bars were blank with no word of why
+            # (saturated gates, e.g. unscaled inputs in the thousands).
+            for bars in (self.grad_bars, self.ratio_bars):
+                bars.visible = False
+            self.figure.title = f"Gradient per gate, epoch {rec.epoch}: exactly 0 in every gate"
+            self.ratio_figure.title = f"Update per gate, epoch {rec.epoch}: none (no gradient reaches them)"
+            return
+        for bars in (self.grad_bars, self.ratio_bars):
+            bars.visible = True
         g = positive(grad)
         r = positive(ratio)
         glo, ghi = decades(g)

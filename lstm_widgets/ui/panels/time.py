@@ -72,6 +72,14 @@ class TimeGradientPanel(Panel):
         t = cols.astype(F32)
         y = positive(last[cols])
         lo, hi = decades(y, default=(1e-6, 1.0))
+        # Exactly 0 cannot sit on a log axis: say how many steps got none (with inputs in
+        # the thousands and saturated gates, all of them), and draw them at the floor.
+        zeros = int(np.sum(last == 0))
+        title = "‖∂L/∂x_t‖ over time steps (latest epoch)"
+        if zeros:
+            title = f"‖∂L/∂x_t‖, latest epoch: exactly 0 at {zeros} of {T} steps (at the floor)"
+        if self.figure.title != title:
+            self.figure.title = title
         with self.line.hold_sync():
             self.line.x, self.line.y = drawable(t, y, lo)
             self.line.visible = True
@@ -88,7 +96,8 @@ class TimeGradientPanel(Panel):
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = m / np.nanmax(np.where(np.isfinite(m), m, np.nan), axis=1, keepdims=True)
             c = np.log10(np.where(np.isfinite(rel) & (rel > 0), rel, np.nan))
-        c = np.clip(c, self.c_scale.min, 0.0)
+        # an exact 0 (or a row with nothing above 0) is below any share of the max: the floor
+        c = np.clip(np.nan_to_num(c, nan=self.c_scale.min), self.c_scale.min, 0.0)
         with self.heatmap.hold_sync():
             self.heatmap.x = t
             self.heatmap.y = epochs[-len(rows):]
