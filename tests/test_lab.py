@@ -270,6 +270,21 @@ def test_a_simple_rnn_after_an_lstm_leaves_no_gate_bars_and_epochs_start_at_1(ti
         lab.update()
         assert not gates.grad_bars.visible and not gates.ratio_bars.visible
         assert "simple_rnn layer has no gates" in gates.figure.title
+        # a kept LSTM run is drawn in the gradient-through-time panel beside the SimpleRNN's
+        lab.set(cell="lstm")
+        lab.restart(start=False)
+        lab.train(wait=True, timeout=120)
+        assert lab.keep_run() is not None
+        lab.set(cell="simple_rnn")
+        lab.restart(start=False)
+        lab.train(wait=True, timeout=120)
+        lab.update()
+        time_panel = lab.panels["time"]
+        assert time_panel.kept_lines.visible and "lstm" in time_panel.kept_lines.labels[0]
+        assert np.isfinite(np.asarray(time_panel.kept_lines.y, dtype=float)).all()
+        assert time_panel.line.labels == ["this run"] and time_panel.line.display_legend
+        lab.clear_kept()
+        assert not time_panel.kept_lines.visible
     finally:
         lab.close()
 

@@ -476,7 +476,7 @@ class Lab:
 
     def _draw_kept(self) -> None:
         for p in self.panels.values():
-            if isinstance(p, TimePanel):
+            if hasattr(p, "set_kept"):  # the time panels, and the gradient through time
                 p.set_kept(self.kept)
 
     # -- trainer events (training thread, or the caller's thread) ------------------------------------

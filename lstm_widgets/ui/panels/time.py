@@ -37,6 +37,12 @@ class TimeGradientPanel(Panel):
             x=np.zeros(0, dtype=F32), y=np.zeros(0, dtype=F32), scales={"x": self.t_scale, "y": self.g_scale},
             colors=[PALETTE[0]], stroke_width=2, visible=False,
         )
+        # kept runs (Keep run): each one's last epoch, dashed, e.g. an LSTM against a SimpleRNN
+        self.kept_lines = Lines(
+            x=np.zeros((1, 2), dtype=F32), y=np.ones((1, 2), dtype=F32), scales={"x": self.t_scale, "y": self.g_scale},
+            colors=PALETTE[1:], stroke_width=1.5, line_style="dashed", visible=False,
+        )
+        self._kept: list = []
         self.e_scale = LinearScale()
         self.c_scale = ColorScale(min=-6.0, max=0.0, scheme="viridis")
         self.heatmap = HeatMap(
@@ -44,11 +50,12 @@ class TimeGradientPanel(Panel):
             scales={"x": self.t_scale, "y": self.e_scale, "color": self.c_scale}, visible=False,
         )
         self.figure = figure(
-            "‖∂L/∂x_t‖ over time steps (latest epoch)", [self.line],
+            "‖∂L/∂x_t‖ over time steps (latest epoch)", [self.kept_lines, self.line],
             [Axis(scale=self.t_scale, label="time step t", tick_format="d"),
              log_axis(self.g_scale, label="‖∂L/∂x_t‖")],
             height=140, tooltip=self.TOOLTIP,
         )
+        self.figure.legend_location = "bottom-right"  # a vanishing gradient leaves it empty
         self.heat_figure = figure(
             "Epoch × t, each epoch ÷ its max (log10)", [self.heatmap],
             [Axis(scale=self.t_scale, label="time step t", tick_format="d"),
@@ -62,6 +69,38 @@ class TimeGradientPanel(Panel):
         self._rows = RunRows(lambda r, s: r.grad_through_time, _first_step_share)
         self._finish(self.figure, self.heat_figure)
 
+    def set_kept(self, kept) -> None:
+        """Draw each kept run's last gradient through time, dashed, beside this run's: how
+        far back each reaches (an LSTM against a SimpleRNN). An empty list clears them."""
+        self._kept = list(kept)
+        self.refresh()
+
+    def _kept_rows(self) -> list[tuple[str, np.ndarray]]:
+        out = []
+        for k in self._kept:
+            last = next((r for r in reversed(k.records) if len(r.grad_through_time)), None)
+            if last is not None:
+                cells = sorted({c for c in k.structure.layer_cell.values() if c}) if k.structure else []
+                out.append((f"{k.label}" + (f" ({', '.join(cells)})" if cells else ""),
+                            np.asarray(last.grad_through_time, dtype=float)))
+        return out
+
+    def _draw_kept_lines(self, kept, cols, lo) -> None:
+        if not kept:
+            if self.kept_lines.visible:
+                self.kept_lines.visible = False
+                self.line.display_legend = self.kept_lines.display_legend = False
+            return
+        t = np.asarray(cols, dtype=F32)
+        X, Y = drawable(np.array([t] * len(kept)), np.array([positive(g[cols]) for _, g in kept]), lo)
+        with self.kept_lines.hold_sync():
+            self.kept_lines.x, self.kept_lines.y = X, Y
+            self.kept_lines.labels = [label for label, _ in kept]
+            self.kept_lines.visible = True
+            self.kept_lines.display_legend = True
+        self.line.labels = ["this run"]
+        self.line.display_legend = True
+
     def _draw(self, history) -> None:
         self._rows.sync(history)
         if not self._rows.rows or not len(self._rows.rows[-1]):
@@ -71,7 +110,9 @@ class TimeGradientPanel(Panel):
         cols = np.unique(np.linspace(0, T - 1, min(T, MAX_COLUMNS)).round().astype(int))
         t = cols.astype(F32)
         y = positive(last[cols])
-        lo, hi = decades(y, default=(1e-6, 1.0))
+        kept = [k for k in self._kept_rows() if len(k[1]) == T]
+        lo, hi = decades(y, *[positive(k[1][cols]) for k in kept], default=(1e-6, 1.0))
+        self._draw_kept_lines(kept, cols, lo)
         # Exactly 0 cannot sit on a log axis: say how many steps got none (with inputs in
         # the thousands and saturated gates, all of them), and draw them at the floor.
         zeros = int(np.sum(last == 0))
