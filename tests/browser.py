@@ -114,7 +114,7 @@ def jupyterlab(root: Path, timeout: float = 120, theme: str | None = None, app: 
             "--IdentityProvider.token=", "--ServerApp.password=",
             "--ServerApp.disable_check_xsrf=True", "--ServerApp.allow_root=True",
             f"--ServerApp.root_dir={root}",
-        ]
+        ] + (["--LabApp.expose_app_in_browser=True"] if app == "lab" else [])  # window.jupyterapp for the tests
         ready = "/api/status"
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env)
     url = f"http://127.0.0.1:{port}"

@@ -310,3 +310,25 @@ def test_unscaled_inputs_that_stop_every_gradient_are_said_not_left_blank():
         assert np.isfinite(np.asarray(time_panel.heatmap.color, dtype=float)).all()  # no black NaN cells
     finally:
         lab.close()
+
+
+def test_a_snapshot_keeps_the_run_it_was_taken_of(tiny):
+    """After Run All a lesson's first Lab showed the exercise's final state under text about
+    an earlier run; a snapshot is plain HTML of the run at the time it was taken."""
+    lab = make_lab(tiny, epochs=2, optimizer="sgd", learning_rate=0.05)
+    try:
+        with pytest.raises(ValueError, match="train first"):
+            lab.snapshot()
+        lab.train(wait=True, timeout=120)
+        shot = lab.snapshot("the SGD run", panels=("loss", "grad", "update", "gates", "time")).data
+        assert "frozen picture of run 1, 2 epoch(s): sgd lr 0.05" in shot and shot.count("<svg") >= 5
+        assert "the SGD run" in shot and "finished" in shot
+        lab.set(optimizer="adam", learning_rate=1e-3)
+        lab.restart(start=False)
+        lab.train(wait=True, timeout=120)
+        again = lab.snapshot().data
+        assert "run 2" in again and "adam lr 0.001" in again and "sgd" not in again.split("</span>")[0]
+        with pytest.raises(ValueError, match="panels has unknown name"):
+            lab.snapshot(panels=("loss", "nope"))
+    finally:
+        lab.close()

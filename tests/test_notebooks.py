@@ -153,4 +153,8 @@ def test_notebook_runs_headless_with_solutions(path):
             f"{path.name}: the starter code of cell {starter_at} should not pass:\n{starter_out}"
         )
         assert "PASSED" in solution_out, f"{path.name}: the solution did not pass:\n{solution_out}"
+    for i, cell in enumerate(nb.cells):  # a frozen picture shows the run it was taken of
+        if cell.cell_type == "code" and "lab.snapshot(" in cell.source:
+            shown = "".join(o.get("data", {}).get("text/html", "") for o in cell.outputs)
+            assert "frozen picture of run" in shown and shown.count("<svg") >= 2, f"{path.name}: cell {i}"
     assert rss_kb * 1024 < MAX_RSS_BYTES, f"{path.name}: peak RSS {rss_kb / 1024:.0f} MB"

@@ -381,6 +381,17 @@ class Lab:
 
         return write_report(path, self.history, config=self.config, findings=self.findings, title=title)
 
+    def snapshot(self, title: str = "", panels=("loss", "grad", "update")):
+        """A frozen picture of the current run (plain HTML, no widget): display it right
+        after the run a text describes, and later changes to the Lab leave it as it was.
+        ``panels``: any of "loss", "grad", "update", "gates", "time"."""
+        from IPython.display import HTML as Shown
+
+        from ..render.snapshot import snapshot_html
+
+        with self._lock:
+            return Shown(snapshot_html(self.history, title=title, status=self.status_text, panels=panels))
+
     def close(self) -> None:
         """Stop training, hand the model's compiled steps back for the next Lab (see
         engine/bench.py) and close every widget of the Lab (ipywidgets keeps an open
