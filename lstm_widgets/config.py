@@ -193,7 +193,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Step size. Typical: 1e-3 for Adam/RMSprop/Nadam, 1e-2 for SGD. Too high explodes, "
         "too low barely moves the weights.",
         low=0.0, high=10.0, low_open=True, hint=_lr_hint, flags=("--lr", "--learning-rate"),
-        short="lr", slider=(1e-5, 1.0), log=True,
+        short="lr", slider=(1e-6, 1.0), log=True,
     ),
     Setting(
         "nesterov", "bool", False, "SGD only: Nesterov momentum.", flags=("--nesterov",), control=False,
