@@ -332,3 +332,22 @@ def test_a_snapshot_keeps_the_run_it_was_taken_of(tiny):
             lab.snapshot(panels=("loss", "nope"))
     finally:
         lab.close()
+
+
+def test_settings_changed_between_runs_leave_no_marker_or_status_on_the_next_run(tiny):
+    """Lesson 2 sets each optimizer, restarts and trains in a loop: the changes belong to
+    the run before (marked at its end), not to the run they start, whose panels and status
+    line must not show "momentum 0 -> 0.9" on an Adam run."""
+    lab = make_lab(tiny, epochs=2, optimizer="sgd", learning_rate=1e-2)
+    try:
+        for s in (dict(optimizer="sgd", momentum=0.9), dict(optimizer="adam", momentum=0.0)):
+            lab.set(**s, learning_rate=1e-2)
+            lab.restart(start=False)
+            lab.train(wait=True, timeout=120)
+        lab.update()
+        assert lab.history.run_markers() == []
+        assert not lab.panels["loss"].markers.lines.visible
+        assert "momentum" not in lab.status_text and lab.status_text.startswith("finished")
+        assert [m.run_id for m in lab.history.markers if "momentum" in m.label] == [1]  # at run 1's end
+    finally:
+        lab.close()
