@@ -152,3 +152,20 @@ def test_many_labs_in_one_kernel_reuse_their_benches_and_print_no_warning(tmp_pa
         assert "WARNING" not in text and "retracing" not in text, f"cell {i}: {text[:500]}"
     built, lent = map(int, cell_text(nb.cells[-1]).split()[1:3])
     assert (built, lent) == (2, 2)
+
+
+def test_a_parked_trainer_restarts_into_a_new_model_and_predicts(sine):
+    a = trained(sine, seed=2)
+    b = trained(sine, seed=3)  # a parks
+    assert a._parked is not None
+    assert a.predict(sine.X_val[:4]).shape == (4, 1)  # takes a bench back (b parks)
+    c = trained(sine, seed=4)  # a or b parks again
+    parked = a if a._parked is not None else b
+    parked.set(units=5)  # a model change waiting for Restart: the bench it takes back is still 4 units
+    parked.set(learning_rate=3e-3)  # a live change while parked reaches the run
+    parked.restart(start=False)
+    parked.start()
+    assert parked.wait(120) and parked.model_.layers[0].units == 5
+    assert parked.history.records[-1].settings.learning_rate == 3e-3
+    for t in (a, b, c):
+        t.close()

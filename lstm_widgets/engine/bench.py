@@ -23,6 +23,7 @@ variables only, so a bench in the pool keeps no Trainer, History or widget alive
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
@@ -158,6 +159,24 @@ _pool: OrderedDict[int, Bench] = OrderedDict()
 #: Benches lent to a Trainer (weak: a bench lives as long as its Trainer, or in _pool).
 _lent: "weakref.WeakValueDictionary[int, Bench]" = weakref.WeakValueDictionary()
 _lock = threading.Lock()
+#: Benches of collected Trainers, queued by their finalizers: a finalizer runs inside
+#: garbage collection, which may start while this thread holds _lock, so it must not
+#: take it; the queue is emptied into the pool by the next acquire or release.
+_returned: "queue.SimpleQueue[Bench]" = queue.SimpleQueue()
+
+
+def release_later(bench: "Bench") -> None:
+    """A finalizer's release: queue the bench (no lock taken, see _returned)."""
+    _returned.put(bench)
+
+
+def _drain_returned() -> None:
+    while True:
+        try:
+            bench = _returned.get_nowait()
+        except queue.Empty:
+            return
+        release(bench)
 
 
 def acquire(config: TrainConfig, data: SequenceData, instruments: bool, owner: Any = None) -> Bench:
@@ -168,6 +187,7 @@ def acquire(config: TrainConfig, data: SequenceData, instruments: bool, owner: A
     ``owner`` is the Trainer that will use it; it must have a ``_lend(bench) -> bool``
     that parks it if it is idle."""
     key = bench_key(config, data, instruments)
+    _drain_returned()
     with _lock:
         found = next((k for k, b in reversed(_pool.items()) if b.key == key), None)
         bench = _pool.pop(found) if found is not None else None
@@ -212,6 +232,7 @@ def release(bench: Bench | None) -> None:
 
 def pool_size() -> int:
     """Free benches in the pool."""
+    _drain_returned()
     return len(_pool)
 
 
@@ -227,5 +248,6 @@ def lent_count() -> int:
 
 def clear_pool() -> None:
     """Drop every free bench (their traced graphs stay with TensorFlow, see the module doc)."""
+    _drain_returned()
     with _lock:
         _pool.clear()

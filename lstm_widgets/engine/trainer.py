@@ -100,10 +100,12 @@ class Trainer:
     # -- public state -------------------------------------------------------------------
     @property
     def model_(self):
-        """The Keras model being trained (None before the first run and after close())."""
-        self._ensure_bench()
-        b = self._bench
-        return None if b is None else b.model
+        """The Keras model being trained (None before the first run and after close()).
+        A model read here is never handed to another Trainer (engine/bench.py)."""
+        with self._lock:  # not lent away between the unpark and the read
+            self._ensure_bench()
+            b = self._bench
+            return None if b is None else b.model
 
     @property
     def config(self) -> TrainConfig:
@@ -258,7 +260,14 @@ class Trainer:
     def close(self) -> None:
         """Stop training and drop the model. Its compiled steps go back to a pool that the
         next Trainer of the same shape reuses (engine/bench.py says why)."""
-        self.stop(wait=True)
+        self._stop.set()
+        self._running.set()
+        t = self._thread
+        if t is not None:
+            t.join(30.0)  # not wait(): a run that ended in an error must still close
+            if t.is_alive():  # still stepping: its bench must not serve another Trainer
+                log.warning("lstm_widgets: training did not stop within 30 s; its model is not reused")
+                return
         with self._lock:
             bench, self._bench = self._bench, None
             self._built_config = None
@@ -327,10 +336,11 @@ class Trainer:
             return
         self._config = new
         arch = set(diff) & ARCHITECTURE_FIELDS
-        if self.model_ is not None and not arch:
+        # A parked Trainer applies the config in force when it takes a bench back.
+        if self._bench is not None and self._parked is None and not arch:
             self._apply_to_model(old, new, diff)
         for k, (a, b) in diff.items():
-            if self.model_ is None or self._run_id == 0 or k in _UNMARKED:
+            if self._built_config is None or self._run_id == 0 or k in _UNMARKED:
                 continue  # nothing trained yet: the next run simply starts with it
             m = ChangeMarker(self._run_id, round(self._position, 4), k, a, b, marker_label(k, a, b))
             self.history.add_marker(m)
@@ -370,7 +380,7 @@ class Trainer:
         """Use bench ``b``: its model, layout, loss, data variables and compiled sums."""
         self._bench = b
         self._release.detach()
-        self._release = weakref.finalize(self, bench_pool.release, b)
+        self._release = weakref.finalize(self, bench_pool.release_later, b)
         self.layout_ = b.layout
         self._loss_fn = b.loss_fn
         self._clip_mode, self._clip_threshold = b.clip_mode, b.clip_threshold
@@ -385,7 +395,7 @@ class Trainer:
         if not self._lock.acquire(blocking=False):
             return False
         try:
-            if self.is_running or self._bench is not b:
+            if self.is_running or self._bench is not b or b.held_elsewhere():
                 return False
             self._parked = {
                 "weights": [v.numpy() for v in b.model.weights],
@@ -410,12 +420,16 @@ class Trainer:
             if self._parked is None:
                 return
             state, cfg = self._parked, self._config
-            b = self._attach(bench_pool.acquire(cfg, self.data, self._instruments, owner=self))
+            # The bench of the model that was built (a model change waiting for Restart
+            # must not shape it); the live settings come from the config in force.
+            b = self._attach(bench_pool.acquire(self._built_config, self.data, self._instruments, owner=self))
             self._parked = None
             for v, w in zip(b.model.weights, state["weights"]):
                 v.assign(w)
             r = self._recorder
-            r.layout, r.stats, r.tracker, r.probe = b.layout, b.stats, b.tracker, b.probe
+            r.layout, r.stats, r.tracker = b.layout, b.stats, b.tracker
+            if r.probe is not None:  # a probe the recorder turned off stays off
+                r.probe = b.probe
             self._rescale(cfg)
             self._use_optimizer(cfg)
             if self._opt_key == state["optimizer"]:
@@ -575,7 +589,9 @@ class Trainer:
     # -- convenience ---------------------------------------------------------------------
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predictions for raw inputs X, in the target's original units."""
-        if self.model_ is None:
-            raise RuntimeError("Nothing trained yet; call start() first.")
-        Xs = self.scaler_.transform_X(np.asarray(X, dtype=np.float32))
-        return self.scaler_.inverse_transform_y(np.asarray(self.model_(Xs, training=False)))
+        with self._lock:  # the bench stays with this Trainer while it predicts
+            model = self.model_
+            if model is None:
+                raise RuntimeError("Nothing trained yet; call start() first.")
+            Xs = self.scaler_.transform_X(np.asarray(X, dtype=np.float32))
+            return self.scaler_.inverse_transform_y(np.asarray(model(Xs, training=False)))

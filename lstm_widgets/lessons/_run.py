@@ -41,7 +41,7 @@ def run_of(obj: Any, name: str = "run") -> Run:
     if isinstance(obj, tuple) and len(obj) == 2:
         obj, run_id = obj
     trainer = getattr(obj, "trainer", None)
-    if trainer is None and hasattr(obj, "model_") and hasattr(obj, "history"):
+    if trainer is None and hasattr(type(obj), "model_") and hasattr(obj, "history"):  # not obj.model_: no unpark
         trainer = obj  # a Trainer
     history = getattr(obj, "history", obj)
     if not (hasattr(history, "run") and hasattr(history, "runs")):
