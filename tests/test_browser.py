@@ -105,10 +105,14 @@ def test_lab_in_a_real_browser(lab_notebook):
         labels = [t for t in panel_svg_texts(page, "lw-panel-loss") if t.startswith("lr ")]
         assert labels and "→" in labels[0]
         assert any(t.startswith("lr ") for t in panel_svg_texts(page, "lw-panel-grad"))
-        # ... and the status shows the learning rate now in force
+        # ... and the status shows the learning rate now in force: the one the exact box
+        # holds once the five key presses have all arrived (each one is a change, and the
+        # box read above may be from the first), both read in one snapshot
         page.wait_for_function(
-            "v => (document.querySelector('.lw-status')?.textContent || '').includes(v)",
-            arg=f"{float(new_lr):.3g}", timeout=30_000,
+            "() => { const v = parseFloat(document.querySelector('.lw-lr-text input')?.value || 'NaN');"
+            " const s = document.querySelector('.lw-status')?.textContent || '';"
+            " return isFinite(v) && s.includes(Number(v.toPrecision(3)).toString()); }",
+            timeout=30_000,
         )
         screenshot(page, "lab-training-after-lr-change")
 
