@@ -50,36 +50,28 @@ def growth(points: list[tuple[int, float]]) -> float:
     return (r1 - r0) / max(n1 - n0, 1)
 
 
-def many_labs(n: int) -> list[tuple[int, float]]:
-    print(f"part 1: {n} Labs in one process, each trained 2 epochs and left open")
-    points, t0, lab = [], time.perf_counter(), None
-    for i in range(n):
-        opt, lr = OPTIMIZERS[i % len(OPTIMIZERS)]
-        lab = Lab("sine", epochs=2, optimizer=opt, learning_rate=lr, seed=i % 5,
-                  units=16 if i % 2 else 32)
-        lab.train(wait=True)
-        if (i + 1) % 20 == 0 or i == 0:
-            gc.collect()
-            points.append((i + 1, rss_mb()))
-            print(f"  {i + 1:4d} Labs  {points[-1][1]:7.1f} MB  benches in use {bench.lent_count()}, "
-                  f"free {bench.pool_size()}  ({time.perf_counter() - t0:.0f} s)", flush=True)
-    del lab
-    return points
+def _measure(points: list, i: int, what: str, t0: float) -> None:
+    """Every 20 runs (and after the first): collect, read VmRSS, print a line."""
+    if (i + 1) % 20 == 0 or i == 0:
+        gc.collect()
+        points.append((i + 1, rss_mb()))
+        print(f"  {i + 1:4d} {what}  {points[-1][1]:7.1f} MB  benches in use {bench.lent_count()}, "
+              f"free {bench.pool_size()}  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
-def closed_labs(n: int) -> list[tuple[int, float]]:
-    print(f"part 3: {n} Labs, each trained 2 epochs and closed (lab.close())")
+def many_labs(n: int, close: bool = False) -> list[tuple[int, float]]:
+    """``n`` Labs one after another, cycling optimizer, learning rate, seed and size; each
+    left open as a notebook leaves it, or closed after its run (``close``)."""
+    print(f"part {3 if close else 1}: {n} Labs in one process, each trained 2 epochs and "
+          f"{'closed (lab.close())' if close else 'left open'}")
     points, t0 = [], time.perf_counter()
     for i in range(n):
         opt, lr = OPTIMIZERS[i % len(OPTIMIZERS)]
         lab = Lab("sine", epochs=2, optimizer=opt, learning_rate=lr, seed=i % 5, units=16 if i % 2 else 32)
         lab.train(wait=True)
-        lab.close()
-        if (i + 1) % 20 == 0 or i == 0:
-            gc.collect()
-            points.append((i + 1, rss_mb()))
-            print(f"  {i + 1:4d} Labs  {points[-1][1]:7.1f} MB  free benches {bench.pool_size()}  "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        if close:
+            lab.close()
+        _measure(points, i, "Labs", t0)
     return points
 
 
@@ -93,10 +85,7 @@ def many_restarts(n: int) -> list[tuple[int, float]]:
         lab.set(optimizer=opt, learning_rate=lr, clipping=CLIPPING[i % len(CLIPPING)], seed=i % 7)
         lab.restart(start=False)
         lab.train(wait=True)
-        if (i + 1) % 20 == 0 or i == 0:
-            gc.collect()
-            points.append((i + 1, rss_mb()))
-            print(f"  {i + 1:4d} restarts  {points[-1][1]:7.1f} MB  ({time.perf_counter() - t0:.0f} s)", flush=True)
+        _measure(points, i, "restarts", t0)
     lab.close()
     return points
 
@@ -114,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     restarts = many_restarts(a.restarts)
     g2 = growth(restarts)
     print(f"  growth after {WARMUP} restarts: {g2:+.3f} MB per restart")
-    closed = closed_labs(a.labs)
+    closed = many_labs(a.labs, close=True)
     g3 = growth(closed)
     print(f"  growth after {WARMUP} closed Labs: {g3:+.3f} MB per Lab")
     print(f"worst growth per run after warm-up: {max(g1, g2, g3):+.3f} MB (target <= 1 MB)")
