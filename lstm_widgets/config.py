@@ -255,6 +255,14 @@ SETTINGS: tuple[Setting, ...] = (
         choices=CELLS, applies="restart", flags=("--cell",),
     ),
     Setting(
+        "recurrent_gain", "float", 1.0,
+        "Scale of the recurrent kernel at initialisation (the gain of Keras's orthogonal "
+        "initializer; 1 is Keras's default). Above 1 a simple RNN's gradient grows with every "
+        "step back through time (lesson 1). Needs a Restart.",
+        low=0.0, high=10.0, low_open=True, hint="Try 1 (Keras's default).", applies="restart",
+        flags=("--recurrent-gain",), control=False,
+    ),
+    Setting(
         "loss", "choice", "mse", "Training loss: mse, mae or huber. Needs a Restart.",
         choices=LOSSES, applies="restart", flags=("--loss",), control=False,
     ),
@@ -297,6 +305,7 @@ class TrainConfig:
     units: int = SETTING["units"].default
     layers: int = SETTING["layers"].default
     cell: str = SETTING["cell"].default
+    recurrent_gain: float = SETTING["recurrent_gain"].default
     loss: str = SETTING["loss"].default
     seed: int = SETTING["seed"].default
 
@@ -392,7 +401,9 @@ class TrainConfig:
         lines += ["", "model = keras.Sequential([", f"    keras.Input(shape=({t}, {f})),"]
         for i in range(self.layers):
             rs = ", return_sequences=True" if i < self.layers - 1 else ""
-            lines.append(f"    keras.layers.{layer}({self.units}{rs}),")
+            init = ("" if self.recurrent_gain == 1.0 else
+                    f", recurrent_initializer=keras.initializers.Orthogonal(gain={self.recurrent_gain!r})")
+            lines.append(f"    keras.layers.{layer}({self.units}{rs}{init}),")
         lines += [
             "    keras.layers.Dense(y_train.shape[-1]),",
             "])",

@@ -71,7 +71,8 @@ class RunSettings:
         momentum, nesterov: SGD's momentum (0 for other optimizers) and Nesterov flag.
         clipping: "none", "clipnorm", "global_clipnorm" or "clipvalue".
         clip_threshold: The threshold, or None without clipping (watch()).
-        scaler, scale_target, batch_size, epochs, pace, units, layers, cell, loss, seed: As
+        scaler, scale_target, batch_size, epochs, pace, units, layers, cell, recurrent_gain, loss,
+            seed: As
             in TrainConfig; None when unknown.
     """
 
@@ -91,6 +92,7 @@ class RunSettings:
     units: int | None = None
     layers: int | None = None
     cell: str | None = None
+    recurrent_gain: float | None = None
     loss: str | None = None
     seed: int | None = None
 
@@ -195,6 +197,9 @@ class RunInfo:
             initialised network (outputs near 0) is expected to score. None when unknown.
         initial_weight_norm: ||W|| over all trainable weights before the first step (the
             size a first epoch that blows up leaves no record of). None when unknown.
+        initial_grad_through_time: ||dL/dx_t|| per time step on the probe batch before the
+            first step (what a run that explodes in its first epoch leaves no record of in
+            its epochs); [] when not probed.
     """
 
     settings: RunSettings = field(default_factory=RunSettings)
@@ -202,6 +207,7 @@ class RunInfo:
     initial_loss: float | None = None
     zero_loss: float | None = None
     initial_weight_norm: float | None = None
+    initial_grad_through_time: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -366,9 +372,11 @@ class History:
 
     # -- writing (the trainer) --------------------------------------------------------
     def begin_run(self, run_id: int, settings: RunSettings, initial_loss: float | None = None,
-                  zero_loss: float | None = None, initial_weight_norm: float | None = None) -> None:
+                  zero_loss: float | None = None, initial_weight_norm: float | None = None,
+                  initial_grad_through_time: list[float] | None = None) -> None:
         with self._lock:
-            self.runs[run_id] = RunInfo(settings, "training", initial_loss, zero_loss, initial_weight_norm)
+            self.runs[run_id] = RunInfo(settings, "training", initial_loss, zero_loss, initial_weight_norm,
+                                        list(initial_grad_through_time or []))
             self.version += 1
 
     def end_run(self, run_id: int, status: str) -> None:
@@ -481,7 +489,8 @@ class History:
             "format": _FORMAT,
             "structure": self.structure.to_dict(),
             "runs": {str(k): {"settings": v.settings.to_dict(), "status": v.status, "initial_loss": v.initial_loss,
-                              "zero_loss": v.zero_loss, "initial_weight_norm": v.initial_weight_norm}
+                              "zero_loss": v.zero_loss, "initial_weight_norm": v.initial_weight_norm,
+                              "initial_grad_through_time": v.initial_grad_through_time}
                      for k, v in self.runs.items()},
             "records": [asdict(r) for r in list(self.records)],
             "markers": [asdict(m) for m in list(self.markers)],
@@ -511,7 +520,8 @@ class History:
         h.runs = {
             # format 1 kept the settings a run began with under "config"
             int(k): RunInfo(RunSettings.from_dict(v.get("settings", v.get("config"))), v.get("status", ""),
-                            v.get("initial_loss"), v.get("zero_loss"), v.get("initial_weight_norm"))
+                            v.get("initial_loss"), v.get("zero_loss"), v.get("initial_weight_norm"),
+                            list(v.get("initial_grad_through_time") or []))
             for k, v in d["runs"].items()
         }
         h.records = [EpochRecord.from_dict(r) for r in d["records"]]

@@ -92,6 +92,8 @@ def test_config_replace_validates_and_diff_lists_changes():
          "keras.optimizers.RMSprop(learning_rate=0.001, clipvalue=0.5)"),
         (TrainConfig(optimizer="nadam", scaler="robust", scale_target=True, layers=2, cell="gru"),
          "keras.optimizers.Nadam(learning_rate=0.001)"),
+        (TrainConfig(optimizer="sgd", cell="simple_rnn", recurrent_gain=2.0),
+         "recurrent_initializer=keras.initializers.Orthogonal(gain=2.0)"),
     ],
 )
 def test_to_keras_code_runs_and_reproduces_the_settings(cfg, expect):

@@ -84,6 +84,26 @@ def test_exploding_gradients_alone_hold_back_the_other_fixes():
     assert found["unscaled_inputs"].patch == {} and "'Exploding gradients'" in found["unscaled_inputs"].fix
 
 
+def test_exploding_gradients_explain_the_cause_the_probe_supports():
+    """Backpropagation through time is the explanation only when the probe saw the
+    gradient grow going back in time; an LSTM that blows up at a huge learning rate has a
+    gradient through time that fades (lesson 1), and the growth came over the epochs."""
+    def explanation(profile, initial=None):
+        h = run(grad=lambda e: 200.0 if e == 6 else 1.0, settings=SGD.replace(learning_rate=0.5))
+        for r in h.records:
+            r.grad_through_time = list(profile)
+        h.runs[1].initial_grad_through_time = list(initial or [])
+        return next(f for f in diagnose(h) if f.code == "exploding_gradients")
+
+    fades = explanation([1e-4, 1e-2, 1.0])
+    assert "fades here" in fades.explanation and "learning rate is the likelier cause" in fades.explanation
+    assert "at most 0.0001x" in " ".join(fades.evidence)
+    grows = explanation([1e-4, 1e-2, 1.0], initial=[70.0, 5.0, 1.0])  # grew before the first step
+    assert "Backpropagation through time multiplies" in grows.explanation and "fades" not in grows.explanation
+    unknown = explanation([])
+    assert "Two causes look alike" in unknown.explanation
+
+
 @pytest.mark.parametrize("growth, found", [(T.EXPLODE_GROWTH, True), (0.99 * T.EXPLODE_GROWTH, False)])
 def test_exploding_gradients_growth_edge(growth, found):
     """The largest step's norm against where the gradient started (the first epoch)."""

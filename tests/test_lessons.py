@@ -307,3 +307,39 @@ def test_check_stability_refuses_the_wrong_sweep(multiscale):
     nothing = _recorded_sweep(multiscale, RATES, [0.9] * 5)
     assert check_stability(nothing, None).passed and not check_stability(nothing, (1e-4, 1.0)).passed
     assert not check_stability("sweep", (1e-3, 1e-1)).passed
+
+
+# -- predict, then run; lesson 1's control for backpropagation through time ---------------------------
+def test_a_prediction_records_an_answer_and_compares_it_with_the_outcome():
+    from lstm_widgets.lessons import predict
+
+    guess = predict("What will the run do?", ["diverge", "train"])
+    assert guess.answer is None and "no answer yet" in repr(guess)
+    none = guess.compare("train", "its loss fell from 0.47 to 0.10")
+    assert none.right is None and "You made no prediction" in none.text() and "**train**" in none.text()
+    guess.widget().value = "diverge"  # a click on a button
+    assert guess.answer == "diverge"
+    wrong = guess.compare("train", "its loss fell")
+    assert wrong.right is False and "You predicted **diverge**" in wrong._repr_markdown_()
+    assert "Not what you predicted" in wrong.text()
+    guess.answer = "train"
+    assert guess.widget().value == "train" and guess.compare("train").right is True
+    with pytest.raises(ValueError, match="answer must be one of"):
+        guess.answer = "explode"
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        guess.compare("explode")
+    with pytest.raises(ValueError, match="two or more distinct"):
+        predict("?", ["only one"])
+
+
+def test_one_step_lays_the_time_steps_side_by_side(adding20):
+    from lstm_widgets.lessons import growth_through_time, one_step
+
+    flat = one_step(adding20)
+    assert flat.X_train.shape == (len(adding20.X_train), 1, adding20.n_timesteps * adding20.n_features)
+    assert np.array_equal(flat.X_train[3, 0], adding20.X_train[3].reshape(-1))
+    assert np.array_equal(flat.y_val, adding20.y_val) and list(flat.feature_names[:3]) == ["value@t0", "marker@t0", "value@t1"]
+    trainer = train(flat, units=4, epochs=1)
+    assert math.isnan(growth_through_time(trainer))  # one step: nothing to compare
+    with pytest.raises(ValueError, match="must be a SequenceData"):
+        one_step(adding20.X_train)

@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from support.claims import CLAIMS, FACTS_CELL, facts_of
 from support.notebooks import RSS_CELL, cell_text, max_rss_kb, notebook_errors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,6 +141,7 @@ def test_notebook_runs_headless_with_solutions(path):
         nb.cells[at].source = solution
         nb.cells.insert(at, starter)
         starters[at] = at + 1
+    nb.cells.append(nbformat.v4.new_code_cell(FACTS_CELL))
     nb.cells.append(nbformat.v4.new_code_cell(RSS_CELL))
 
     wall = _run(nb)
@@ -158,3 +160,5 @@ def test_notebook_runs_headless_with_solutions(path):
             shown = "".join(o.get("data", {}).get("text/html", "") for o in cell.outputs)
             assert "frozen picture of run" in shown and shown.count("<svg") >= 2, f"{path.name}: cell {i}"
     assert rss_kb * 1024 < MAX_RSS_BYTES, f"{path.name}: peak RSS {rss_kb / 1024:.0f} MB"
+    if path.stem in CLAIMS:  # what the lesson teaches, on the runs it made
+        CLAIMS[path.stem](facts_of(cell_text(nb.cells[-2])))

@@ -343,3 +343,26 @@ def test_pace_waits_between_epochs_changes_no_result_and_leaves_no_marker(sine):
     t.set(pace=0.0)
     assert t.config.pace == 0.0 and t.history.markers == []
     assert t.history.records[-1].settings.pace == 30.0
+
+
+def test_recurrent_gain_scales_the_initial_recurrent_kernel_and_the_probe_sees_it(adding20):
+    """recurrent_gain sets the orthogonal initializer's gain; a bench of the same shape
+    reused for another gain loads that gain's weights; each run records the gradient
+    through time before its first step (lesson 1: a gain of 2 makes it grow going back)."""
+    from lstm_widgets.lessons import growth_through_time
+
+    def rk_norm(t):
+        rk = next(v for v in t.model_.weights if v.path.endswith("recurrent_kernel"))
+        return float(np.linalg.norm(rk.numpy()))
+
+    settings = dict(cell="simple_rnn", units=8, optimizer="sgd", learning_rate=1e-3, epochs=1)
+    plain = run(adding20, **settings)
+    doubled = run(adding20, recurrent_gain=2.0, **settings)  # the same bench key: reused, re-seeded
+    assert rk_norm(doubled) == pytest.approx(2 * rk_norm(plain), rel=0.02)
+    assert growth_through_time(plain) < 1 < growth_through_time(doubled)
+    info = doubled.history.runs[1]
+    assert len(info.initial_grad_through_time) == adding20.n_timesteps
+    again = History.from_json(doubled.history.to_json())
+    assert again.runs[1].initial_grad_through_time == info.initial_grad_through_time
+    with pytest.raises(ValueError, match=r"recurrent_gain must be a number in \(0, 10\]"):
+        TrainConfig(recurrent_gain=0)

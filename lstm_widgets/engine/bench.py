@@ -98,7 +98,7 @@ class Bench:
         self._steps: OrderedDict[tuple, tuple] = OrderedDict()
         # The model's weights as this config's seed built them: the first run's start.
         self.initial_weights = [v.numpy() for v in model.weights]
-        self._seed = config.seed
+        self._init_key = (config.seed, config.recurrent_gain)
         # References to the model that the bench itself holds (the closures, Keras'
         # own tracking): more than these at release means a user still holds the model.
         self._own_refs = sys.getrefcount(model)
@@ -108,12 +108,12 @@ class Bench:
 
     # -- per run --------------------------------------------------------------------------
     def seed(self, config: TrainConfig, data: SequenceData) -> list[np.ndarray]:
-        """Load the initial weights ``config.seed`` gives this architecture (the very
-        weights a freshly built model would have) and return them."""
-        if config.seed != self._seed:
+        """Load the initial weights ``config.seed`` (and ``recurrent_gain``) give this
+        architecture (the very weights a freshly built model would have) and return them."""
+        if (config.seed, config.recurrent_gain) != self._init_key:
             fresh = build_model(config, data.n_timesteps, data.n_features, data.n_outputs)
             self.initial_weights = [v.numpy() for v in fresh.weights]
-            self._seed = config.seed
+            self._init_key = (config.seed, config.recurrent_gain)
             del fresh
         for v, w in zip(self.model.weights, self.initial_weights):
             v.assign(w)

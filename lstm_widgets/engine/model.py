@@ -19,9 +19,13 @@ def build_model(config: TrainConfig, n_timesteps: int, n_features: int, n_output
     keras.utils.set_random_seed(config.seed)
     cls = getattr(keras.layers, CELL_CLASSES[config.cell])
     layers = [keras.Input(shape=(n_timesteps, n_features), name="sequence")]
+    # Keras's own default ("orthogonal", gain 1) unless a gain is set, so a default model
+    # draws exactly the weights it always drew.
+    init = {} if config.recurrent_gain == 1.0 else {
+        "recurrent_initializer": keras.initializers.Orthogonal(gain=config.recurrent_gain)}
     for i in range(config.layers):
         layers.append(
-            cls(config.units, return_sequences=i < config.layers - 1, name=f"{config.cell}_{i + 1}")
+            cls(config.units, return_sequences=i < config.layers - 1, name=f"{config.cell}_{i + 1}", **init)
         )
     layers.append(keras.layers.Dense(n_outputs, name="output"))
     return keras.Sequential(layers, name="lstm_widgets_model")

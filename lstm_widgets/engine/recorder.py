@@ -146,6 +146,11 @@ class Recorder:
             self.tracker.snapshot()
         self._t0 = time.perf_counter()
 
+    def initial_grad_through_time(self) -> list[float]:
+        """The probe's ||dL/dx_t|| per time step for the weights as they are now (before a
+        run's first step); [] without a probe."""
+        return self._probe()[0]
+
     def _probe(self) -> tuple[list[float], dict[str, float], float | None]:
         if self.probe is None:
             return [], {}, None

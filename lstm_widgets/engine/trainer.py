@@ -499,7 +499,8 @@ class Trainer:
         self._rng = np.random.default_rng(self._config.seed)
         initial, zero = self._initial_losses()
         self.history.begin_run(self._run_id, RunSettings.from_config(self._config), initial_loss=initial,
-                               zero_loss=zero, initial_weight_norm=weight_norm(self.model_.trainable_variables))
+                               zero_loss=zero, initial_weight_norm=weight_norm(self.model_.trainable_variables),
+                               initial_grad_through_time=self._recorder.initial_grad_through_time())
         self._begin_new_run = False
 
     # -- the training thread -----------------------------------------------------------------

@@ -22,13 +22,19 @@ from ._run import MIN_EPOCHS
 from . import checks
 from .checks import *  # noqa: F403 (the check_* functions, listed in checks.__all__)
 from .result import CheckResult, Criterion
+from .predict import Prediction, predict
 from .stability import check_stability
+from .through_time import growth_through_time, one_step
 
 __all__ = [
     "Criterion",
     "CheckResult",
     *checks.__all__,
     "check_stability",
+    "predict",
+    "Prediction",
+    "one_step",
+    "growth_through_time",
     "gradient_reach",
     "findings_markdown",
     "sample_csv_path",

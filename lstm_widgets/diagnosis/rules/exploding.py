@@ -39,6 +39,40 @@ def _run_growth(ctx) -> tuple[float, float, float, int]:
     return largest / start, start, largest, at
 
 
+def _first_over_last(g) -> float:
+    g = list(g or [])
+    if len(g) < 2 or not all(finite(v) for v in g) or g[-1] <= 0:
+        return math.nan
+    return float(g[0] / g[-1])
+
+
+def through_time(ctx) -> float:
+    """The largest ||dL/dx_0|| / ||dL/dx_(T-1)|| the probe measured, before the run's
+    first step or at an epoch's end (NaN when never probed): above 1 the gradient grows
+    going back in time."""
+    ratios = [_first_over_last(getattr(ctx.info, "initial_grad_through_time", None))]
+    ratios += [_first_over_last(r.grad_through_time) for r in ctx.records]
+    ratios = [x for x in ratios if finite(x)]
+    return max(ratios) if ratios else math.nan
+
+
+def _cause(ctx) -> tuple[str, float]:
+    """The explanation the probe supports: growth through time, or growth over epochs."""
+    through = through_time(ctx)
+    over_time = ("Backpropagation through time multiplies by the recurrent weights at every step, so once "
+                 "those products exceed 1 the gradient grows exponentially going back in time; each update "
+                 "then throws the weights far away instead of improving them.")
+    over_epochs = ("Steps that are too large grow the weights, and larger weights give larger gradients, so "
+                   "the next steps are larger still: the learning rate is the likelier cause.")
+    if not finite(through):
+        return (f"Two causes look alike: {over_time[0].lower()}{over_time[1:]} Or: {over_epochs[0].lower()}"
+                f"{over_epochs[1:]}", through)
+    if through >= 1:
+        return over_time, through
+    return ("The gradient through time fades here (the probe), so the growth came over the epochs. "
+            + over_epochs, through)
+
+
 def check(ctx) -> list[Finding]:
     run_growth, start, largest, at = _run_growth(ctx)
     recs = [r for r in ctx.window if finite(unit(r, "grad_pre_mean")) and unit(r, "grad_pre_mean") > 0]
@@ -106,12 +140,13 @@ def check(ctx) -> list[Finding]:
     else:  # the restart that calms the blow-up; SGD keeps a typical rate when clipping bounds the step
         patch, fix = calm_patch(ctx, lower_lr=diverged or ctx.adaptive or lr >= 10 * TYPICAL_LR.get(ctx.optimizer, 1e-3))
         fix = fix[:-1]
+    cause, through = _cause(ctx)
+    if finite(through):
+        evidence.append(f"The gradient at the first time step was at most {through:.3g}x the one at the last "
+                        f"(the probe, before the first step and after each epoch).")
     return [Finding(
         CODE, "problem", "Exploding gradients",
-        "Gradient norms grow by orders of magnitude (or single steps jump far above the "
-        "rest). Backpropagation through time multiplies by the recurrent weights at every "
-        "step, so once those products exceed 1 the gradient grows exponentially; each "
-        "update then throws the weights far away instead of improving them." + hidden,
+        "Gradient norms grow by orders of magnitude (or single steps jump far above the rest). " + cause + hidden,
         evidence,
         {
             "epochs": [r.epoch for r in recs], "grad_pre_mean": means,

@@ -1,0 +1,48 @@
+"""The central claims of each lesson, asserted on the facts the lesson computed from its
+own runs (its ``facts`` dict, printed by a cell the notebook test appends).
+
+A lesson words every sentence by what its runs did; these checks say that the runs did
+what the lesson is there to teach. A failure means the lesson, as run, no longer shows it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+FACTS_CELL = (
+    "import json as _json\n"
+    "print('LW_FACTS', _json.dumps(globals().get('facts', {}), default=float))"
+)
+
+
+def facts_of(text: str) -> dict:
+    match = re.search(r"LW_FACTS (\{.*\})", text)
+    assert match, "the facts cell printed nothing"
+    return json.loads(match.group(1))
+
+
+def lesson_01(f: dict) -> None:
+    # Section 1-2: the LSTM blows up, and not through time: its gradient fades going back,
+    # and the one-step control blows up at the same learning rate.
+    assert f["lstm_diverged"], f
+    assert f["lstm_growth"] < 1 and f["lstm_control_blew_up"], f
+    # An explosion through time: the simple RNN's gradient grows going back, it diverges,
+    # its one-step control at the same learning rate trains.
+    assert f["rnn_growth"] > 10 and f["rnn_gradient_ratio"] > 100, f
+    assert f["rnn_diverged"] and not f["rnn_control_diverged"] and f["rnn_control_loss_fell"], f
+    # Section 3: global_clipnorm keeps the direction; every step within the stated bound.
+    cos = f["mode_cosines"]
+    assert cos["global_clipnorm=1.0"] > 0.9999 and min(cos, key=cos.get) != "global_clipnorm=1.0", cos
+    assert f["steps_within_bounds"], f
+    # Section 4: the threshold matters to SGD (a clipped step is lr x threshold: 10x per
+    # decade at the low end, a crawl at 0.001) and barely to Adam.
+    assert 9 < f["sgd_step_per_decade_at_low"] < 11, f
+    assert f["sgd_low_loss_over_best"] > 2, f
+    assert f["sgd_loss_spread"] > 100 * f["adam_loss_spread"] and f["adam_step_spread"] < 3, f
+    assert f["adam_all_beat_mean"], f
+    assert 0.5 < f["momentum_step_vs_sgd"] < 2, f  # 0.1 x threshold, piled up 10x by momentum 0.9
+    assert f["usual_beats_mean"], f
+
+
+CLAIMS = {"01_exploding_gradients_and_clipping": lesson_01}
