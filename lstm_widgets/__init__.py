@@ -30,6 +30,8 @@ __all__ = [
     "Monitor",
     "write_report",
     "first_checks",
+    "lr_range_test",
+    "ReduceOnPlateau",
     "Sweep",
     "load_ipython_extension",
     "__version__",
@@ -45,6 +47,8 @@ _LAZY = {
     "Monitor": ("engine.monitor", "Monitor"),
     "write_report": ("render.report", "write_report"),
     "first_checks": ("engine.first_checks", "first_checks"),
+    "lr_range_test": ("engine.lr_range", "lr_range_test"),
+    "ReduceOnPlateau": ("engine.schedules", "ReduceOnPlateau"),
     # Dask loads only when a sweep is asked for.
     "Sweep": ("sweep", "Sweep"),
 }

@@ -366,3 +366,18 @@ def test_recurrent_gain_scales_the_initial_recurrent_kernel_and_the_probe_sees_i
     assert again.runs[1].initial_grad_through_time == info.initial_grad_through_time
     with pytest.raises(ValueError, match=r"recurrent_gain must be a number in \(0, 10\]"):
         TrainConfig(recurrent_gain=0)
+
+
+def test_a_change_queued_after_the_last_epoch_does_not_overwrite_a_later_set(adding20):
+    """A schedule acting on the last epoch queues a learning rate the run never uses. It
+    used to stay queued, and the next start applied it over the rate set after the run
+    ended (lesson 2's exercise trained at the schedule's 0.00375, not at the 1e-6 asked for)."""
+    trainer = Trainer(TrainConfig(units=4, epochs=2, learning_rate=1e-2), adding20)
+    trainer.on_epoch(lambda r: trainer.set(learning_rate=5e-3) if r.epoch == 2 else None)
+    trainer.start()
+    trainer.wait()
+    assert trainer.config.learning_rate == 5e-3 and trainer._pending == []
+    trainer.set(learning_rate=1e-6)
+    trainer.restart(start=True)
+    trainer.wait()
+    assert {r.settings.learning_rate for r in trainer.history.run()} == {1e-6}

@@ -46,6 +46,11 @@ class Subscribers:
         self._fns.append(fn)
         return fn
 
+    def remove(self, fn: Callable[[Any], Any]) -> None:
+        """Stop calling ``fn`` (nothing happens if it was not added)."""
+        if fn in self._fns:
+            self._fns.remove(fn)
+
     def __call__(self, arg: Any) -> None:
         for fn in list(self._fns):
             try:

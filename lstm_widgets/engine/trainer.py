@@ -79,6 +79,7 @@ class Trainer:
         self._running = threading.Event()  # set = not paused
         self._running.set()
         self._pending: list[dict[str, Any]] = []  # live changes queued for the training thread
+        self._taking_live = False  # the training loop still drains _pending (see _run's end)
         self._pending_restart: dict[str, Any] = {}  # model changes waiting for restart()
         self._epoch_subs = Subscribers(self.subscriber_errors)
         self._state_subs = Subscribers(self.subscriber_errors)
@@ -174,6 +175,10 @@ class Trainer:
         in ``fn`` is logged and kept in ``subscriber_errors``; training goes on."""
         return self._epoch_subs.add(fn)
 
+    def off_epoch(self, fn: Callable[[EpochRecord], Any]) -> None:
+        """Stop calling ``fn`` after every epoch (a function given to :meth:`on_epoch`)."""
+        self._epoch_subs.remove(fn)
+
     def on_state(self, fn: Callable[[str], Any]) -> Callable:
         """Call ``fn(state)`` whenever the state changes."""
         return self._state_subs.add(fn)
@@ -204,6 +209,7 @@ class Trainer:
             self._stop.clear()
             self._running.set()
             self.error = None
+            self._taking_live = True
             self._thread = threading.Thread(target=self._run, name="lstm_widgets-trainer", daemon=True)
             self._set_state("training")
             self._thread.start()
@@ -307,7 +313,7 @@ class Trainer:
                         else:
                             self._pending_restart[k] = getattr(new, k)
             if live:
-                if self.is_running:
+                if self.is_running and self._taking_live:
                     self._pending.append(live)
                 else:
                     self._apply(live)
@@ -541,6 +547,16 @@ class Trainer:
             self.error = exc
             final = "error"
         finally:
+            # A change queued after the last batch (a schedule acting on the last epoch)
+            # applies now, under the lock: left queued, it would overwrite a set() made
+            # after the run ended when the next run starts.
+            with self._lock:
+                self._taking_live = False
+                try:
+                    self._drain_pending(force=True)
+                except Exception:  # the run's own outcome stays what is reported
+                    log.exception("lstm_widgets: applying a change queued at the end of the run failed")
+                    self._pending = []
             self.history.end_run(self._run_id, final)
             self._set_state(final)
 

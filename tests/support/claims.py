@@ -45,4 +45,26 @@ def lesson_01(f: dict) -> None:
     assert f["usual_beats_mean"], f
 
 
-CLAIMS = {"01_exploding_gradients_and_clipping": lesson_01}
+
+
+def lesson_02(f: dict) -> None:
+    # The stability map: the adaptive optimizers train over the widest range of rates.
+    w = f["widths"]
+    assert f["widest"] == "the adaptive ones (Adam, RMSprop, Nadam)", f
+    assert min(w["Adam"], w["Nadam"]) >= 1 and w["SGD"] < w["Adam"], w
+    # Adam moves the recurrent kernel more per step than SGD at the same rate.
+    assert f["adam_over_sgd_recurrent_step"] > 1, f
+    # Momentum lengthens the steps, by less than the 10x of gradients that all agree.
+    gains = list(f["momentum_gain"].values())
+    assert 1 < max(gains) < 10, gains
+    # Too high oscillates or diverges; too low barely moves the weights.
+    assert f["rmsprop_high_ups"] >= 1 and f["sgd_high_status"] == "diverged", f
+    assert "lr_too_low" in f["low_codes"] and f["low_step_ratio"] < 1e-4, f
+    # The range test's suggestion for Adam falls in the range the map found.
+    assert f["range_agrees"]["Adam"], f
+    # The schedule acted, the Lab marked it, and it beat the same run without it.
+    assert f["schedule_cuts"] >= 1 and f["schedule_markers"] >= 1, f
+    assert f["schedule_best"] < f["unscheduled_best"], f
+
+
+CLAIMS = {"01_exploding_gradients_and_clipping": lesson_01, "02_optimizers_and_learning_rate": lesson_02}

@@ -69,7 +69,8 @@ def _cause(ctx) -> tuple[str, float]:
                 f"{over_epochs[1:]}", through)
     if through >= 1:
         return over_time, through
-    return ("The gradient through time fades here (the probe), so the growth came over the epochs. "
+    return ("The gradient through time fades here (the probe measured the gradient at the first time step "
+            "below the one at the last), so the growth came over the epochs. "
             + over_epochs, through)
 
 
