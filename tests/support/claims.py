@@ -67,4 +67,29 @@ def lesson_02(f: dict) -> None:
     assert f["schedule_best"] < f["unscheduled_best"], f
 
 
-CLAIMS = {"01_exploding_gradients_and_clipping": lesson_01, "02_optimizers_and_learning_rate": lesson_02}
+
+def lesson_03(f: dict) -> None:
+    # Unscaled, Adam's LSTM weights freeze: the gradient is below Adam's epsilon.
+    assert f["unscaled_lstm_step"] < 1e-8 and "unscaled_inputs" in f["unscaled_codes"], f
+    assert f["raw_kernel_grad"] < f["adam_eps"] < f["std_kernel_grad"], f
+    # Every scaler the lesson teaches beats the unscaled run by far.
+    assert all(v < 0.1 * f["unscaled_val"] for v in f["scaled_val"].values()), f
+    # Leakage: a train-only fit leaves the validation period out of range; a leaky fit pulls it in.
+    assert f["val_mean_train_only"] > 1 and f["val_mean_leaky"] < f["val_mean_train_only"], f
+
+
+def lesson_05(f: dict) -> None:
+    # The raw target stalls Adam: the output bias moved about as far as one learning rate
+    # per step allows, hundreds of times short of the target's mean.
+    assert "unscaled_target" in f["first_try_codes"], f
+    assert f["bias_after"] <= 1.05 * f["bias_reach"] and f["target_mean"] > 100 * f["bias_reach"], f
+    # The solution's model beats both naive forecasts, in kW.
+    assert f["rmse_lstm"] < f["rmse_last_hour"] < f["rmse_mean"], f
+
+
+CLAIMS = {
+    "01_exploding_gradients_and_clipping": lesson_01,
+    "02_optimizers_and_learning_rate": lesson_02,
+    "03_scaling_inputs": lesson_03,
+    "05_your_own_data": lesson_05,
+}
