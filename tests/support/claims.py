@@ -87,9 +87,33 @@ def lesson_05(f: dict) -> None:
     assert f["rmse_lstm"] < f["rmse_last_hour"] < f["rmse_mean"], f
 
 
+def lesson_04(f: dict) -> None:
+    # The early steps' share of the gradient falls as sequences grow; over 80 steps it no
+    # longer reaches all the way back; the LSTM keeps far more of it than a SimpleRNN.
+    h = f["head_by_length"]
+    assert h["20"] > h["40"] > h["80"], h
+    assert f["reach_by_length"]["80"] < 80, f
+    assert f["lstm_over_rnn"] > 100, f
+
+
+def lesson_06(f: dict) -> None:
+    # The map: the adaptive optimizers train at more rates than SGD.
+    t = f["trained_rates"]
+    assert min(len(t["adam"]), len(t["nadam"])) > len(t["sgd"]), t
+    # Clipping rescues SGD at 1.0, which does not train without it.
+    assert not f["sgd_free_at_1"] <= 0.5 and f["sgd_rescued_by"], f
+    # Adam barely cares about the threshold at the rates where it trains stably.
+    spreads = [v for v in f["adam_spread"].values() if v < float("inf")]
+    assert spreads and min(spreads) < 1.25, f
+    # The best run of the map, trained again in a Lab, gives the same result.
+    assert abs(f["best_near"] - f["best_far"]) <= 0.05 * f["best_far"], f
+
+
 CLAIMS = {
     "01_exploding_gradients_and_clipping": lesson_01,
     "02_optimizers_and_learning_rate": lesson_02,
     "03_scaling_inputs": lesson_03,
+    "04_vanishing_gradients_through_time": lesson_04,
     "05_your_own_data": lesson_05,
+    "06_sweeps": lesson_06,
 }
