@@ -99,7 +99,8 @@ def lesson_04(f: dict) -> None:
 def lesson_06(f: dict) -> None:
     # The map: the adaptive optimizers train at more rates than SGD.
     t = f["trained_rates"]
-    assert min(len(t["adam"]), len(t["nadam"])) > len(t["sgd"]), t
+    assert "failed" not in f["statuses"], f"a run of the map failed (not diverged): {f['statuses']}"
+    assert max(len(t["adam"]), len(t["rmsprop"]), len(t["nadam"])) > len(t["sgd"]), t
     # Clipping rescues SGD at 1.0, which does not train without it.
     assert not f["sgd_free_at_1"] <= 0.5 and f["sgd_rescued_by"], f
     # Adam barely cares about the threshold at the rates where it trains stably.
@@ -109,6 +110,25 @@ def lesson_06(f: dict) -> None:
     assert abs(f["best_near"] - f["best_far"]) <= 0.05 * f["best_far"], f
 
 
+def gallery_diagnose_this_run(f: dict) -> None:
+    # Case 1: a healthy recipe's run flagged "learning rate too high"; the finding's own patch
+    # does no better in the same epochs, the recipe's other seeds are not flagged, and the
+    # range test puts the rate below that of its lowest loss: a false alarm.
+    assert "lr_too_high" in f["lr_codes"], f
+    assert not f["lr_patch_helped"] and f["lr_patched_best"] > f["lr_original_best"], f
+    assert f["lr_seeds_flagged"] == 0 and f["lr_rate_below_lowest"] and f["lr_false_alarm"], f
+    # Case 2: "not learning", yet the first checks fit one batch (the weights move, to no use);
+    # the same check at a rate where the weights barely move does not fit it; with the target's
+    # value a few steps from the end, the same model learns.
+    assert "not_learning" in f["nl_codes"] and f["nl_init_ok"] and f["nl_overfits"], f
+    assert not f["nl_low_overfits"] and f["nl_low_step"] < 1e-4 < f["nl_fc_step"], f
+    assert f["nl_near_learned"] and "not_learning" not in f["nl_near_codes"], f
+    # Case 3: vanishing gradients on a forecaster that beats persistence and the mean; the same
+    # windows cut to their last few steps do as well, with no warning.
+    assert "vanishing_gradients" in f["vg_codes"] and f["vg_vs_persistence"] < 0.95 and f["vg_vs_mean"] < 1, f
+    assert not f["vg_far_past_mattered"] and "vanishing_gradients" not in f["vg_recent_codes"], f
+
+
 CLAIMS = {
     "01_exploding_gradients_and_clipping": lesson_01,
     "02_optimizers_and_learning_rate": lesson_02,
@@ -116,4 +136,5 @@ CLAIMS = {
     "04_vanishing_gradients_through_time": lesson_04,
     "05_your_own_data": lesson_05,
     "06_sweeps": lesson_06,
+    "gallery_diagnose_this_run": gallery_diagnose_this_run,
 }
