@@ -343,3 +343,22 @@ def test_one_step_lays_the_time_steps_side_by_side(adding20):
     assert math.isnan(growth_through_time(trainer))  # one step: nothing to compare
     with pytest.raises(ValueError, match="must be a SequenceData"):
         one_step(adding20.X_train)
+
+
+def test_check_gradient_reach_refuses_the_lstm_reach_the_lesson_prints_before_the_exercise():
+    """Lesson 4 prints the LSTM's reach (its table of lengths) before asking for the
+    SimpleRNN's: copying that number must not pass."""
+    data = load_dataset("adding", n_samples=128, seq_len=60)
+    lstm = train(data, units=8, learning_rate=3e-3, epochs=2)
+    rnn = train(data, units=8, cell="simple_rnn", learning_rate=3e-3, epochs=2)
+    lstm_reach = gradient_reach(lstm.history.latest.grad_through_time)
+    rnn_reach = gradient_reach(rnn.history.latest.grad_through_time)
+    assert abs(lstm_reach - rnn_reach) > 1, (lstm_reach, rnn_reach)
+    assert not check_gradient_reach(lstm_reach, rnn.history).passed
+    assert check_gradient_reach(rnn_reach, rnn.history).passed
+
+
+def test_check_learning_rate_refuses_a_rate_far_too_high():
+    data = load_dataset("adding", n_samples=256, seq_len=10)
+    high = check_learning_rate(train(data, units=8, optimizer="adam", learning_rate=1.0, epochs=8))
+    assert not high.passed, repr(high)
