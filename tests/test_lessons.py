@@ -87,8 +87,11 @@ def test_check_clipping_refuses_a_run_other_than_the_one_asked_for(adding20):
 
 def test_check_learning_rate_pass_and_fail():
     data = load_dataset("adding", n_samples=256, seq_len=10)
-    good = check_learning_rate(train(data, units=8, learning_rate=1e-2, epochs=8))
+    good = check_learning_rate(train(data, units=8, learning_rate=1e-2, epochs=20))
     assert good.passed, repr(good)
+    # falling, but not yet well below the mean guess (the stability map's "trains"): not yet
+    slow = check_learning_rate(train(data, units=8, learning_rate=1e-2, epochs=8))
+    assert _failed(slow) == ["The final training loss is at most 0.5 of always predicting the mean target"], repr(slow)
     low = check_learning_rate(train(data, units=8, learning_rate=1e-6, epochs=8))
     assert not low.passed
     assert "The weights move (no 'learning rate too low')" in _failed(low)

@@ -399,3 +399,18 @@ def test_the_sweep_command_prints_the_table_and_writes_the_results(csv_file, tmp
     for _, row in df.iterrows():
         assert f"{row['optimizer']}" in out
     assert (tmp_path / "sweep.html").read_text().count("<svg") >= 2
+
+
+def test_the_stability_figure_labels_its_line_marks_gaps_and_keeps_its_legend_off_the_data():
+    import pandas as pd
+    from lstm_widgets.ui.sweep_view import stability_figure
+
+    rates = [1e-3, 1e-2, 1e-1, 1.0]
+    rows = [dict(optimizer="sgd", learning_rate=lr, status=st, vs_mean=v)
+            for lr, st, v in zip(rates, ["finished"] * 3 + ["diverged"], [5.0, 4.0, 0.3, float("nan")])]
+    rows += [dict(optimizer="adam", learning_rate=lr, status="finished", vs_mean=v)
+             for lr, v in zip(rates, [3.0, 0.2, 0.1, 0.9])]
+    fig = stability_figure(pd.DataFrame(rows))
+    lines, band = fig.marks
+    assert list(lines.labels) == ["adam", "sgd (gap: diverged)"] and band.labels == ["trains below 0.5"]
+    assert fig.legend_location != "top-left"  # where sgd and adam start, far above the line

@@ -167,5 +167,11 @@ LR_MAX_FACTOR = 10.0
 #: The update-ratio band drawn as "healthy" on the panels and in the report: a decade
 #: either side of the per-step rule of thumb (UPDATE_RATIO_LOW .. UPDATE_RATIO_HIGH).
 HEALTHY_BAND = (UPDATE_RATIO_LOW, UPDATE_RATIO_HIGH)
+#: A run "trains" when its best validation loss is below this share of the loss of always
+#: predicting the training mean (and it neither diverged nor failed): the stability maps of
+#: lessons 2 and 6 and the learning-rate exercise use it. "Not learning" is within 5% of
+#: that baseline (share >= 0.95); half of it is a run that has clearly learned something,
+#: without asking every task to reach the same depth.
+TRAINS_SHARE = 0.5
 
 __all__ = sorted(name for name in globals() if name.isupper())

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import TYPICAL_LR
 from ..data import DATASETS, SERIES
 from ..diagnosis import thresholds as T
 from ..diagnosis.finding import fmt
@@ -181,7 +182,9 @@ def check_learning_rate(lab: Any) -> CheckResult:
         not_diverged(run, f"Learning rate {lr:g} makes the loss blow up: lower it 10x or more."),
         findings_absent(
             findings, ("lr_too_low",), "The weights move (no 'learning rate too low')",
-            f"At {lr:g} the weights barely move: raise the learning rate (try 10x-100x).",
+            f"At {lr:g} the weights barely move: raise the learning rate toward {opt}'s usual "
+            f"{TYPICAL_LR.get(opt, 1e-3):g}, or up to ten times that for a small model.",
+            quote_fix=False,  # its bounded step up (100x at most) can stay too slow for the epochs
         ),
         findings_absent(
             findings, ("lr_too_high", "nonfinite"), "The steps do not overshoot (no 'learning rate too high')",
@@ -197,9 +200,11 @@ def check_learning_rate(lab: Any) -> CheckResult:
         loss_falls(run, hint=f"The loss hardly moves at {lr:g}: raise the learning rate."),
         beats_mean(
             run,
-            f"The loss is no better than guessing the mean: {opt} at {lr:g} has not found the signal. "
+            f"The loss is not yet well below guessing the mean: {opt} at {lr:g} has not found the signal "
+            f"in these epochs. "
             + ("Plain SGD needs far larger steps here; or try an adaptive optimizer (adam)."
                if opt == "sgd" else "Try a larger learning rate, or more epochs."),
+            share=T.TRAINS_SHARE,
         ),
     ]
     return result("check_learning_rate", criteria, findings)

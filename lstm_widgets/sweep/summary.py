@@ -41,11 +41,7 @@ def heat_map_cells(df, x: str, y: str, metric: str):
     return xs, ys, cells
 
 
-#: A run "trains" when its best validation loss is below this share of the loss of always
-#: predicting the training mean (and it neither diverged nor failed). The diagnosis's
-#: "not learning" is within 5% of that baseline (share >= 0.95); half of it is a run that
-#: has clearly learned something, without asking every task to reach the same depth.
-TRAINS_SHARE = 0.5
+from ..diagnosis.thresholds import TRAINS_SHARE  # noqa: E402 (the one definition, with its reason)
 
 
 @dataclass(frozen=True)

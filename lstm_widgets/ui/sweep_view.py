@@ -259,6 +259,9 @@ class SweepView:
         return lab
 
 
+from .compare import _emptiest_corner  # noqa: E402 (the legend goes where the data is not)
+
+
 def stability_figure(results, by: str = "optimizer", title: str | None = None):
     """A stability map: each group's (optimizer's) best validation loss as a share of
     always predicting the mean, against the learning rate, both on log scales, with the
@@ -285,18 +288,21 @@ def stability_figure(results, by: str = "optimizer", title: str | None = None):
     lo, hi = decades(Y, [TRAINS_SHARE], default=(1e-2, 10.0))
     sx, sy = LogScale(min=rates[0] / 1.5, max=rates[-1] * 1.5), LogScale(min=lo, max=hi)
     X2, Y2 = drawable(np.asarray(rates, dtype=float), Y, lo)
-    labels = [str(k) for k in ranges]
+    labels = [str(k) + (" (gap: diverged)" if np.isnan(row).any() else "") for k, row in zip(ranges, Y)]
     lines = Lines(x=X2, y=Y2, scales={"x": sx, "y": sy}, colors=[PALETTE[i % len(PALETTE)] for i in range(len(labels))],
                   labels=labels, display_legend=True, marker="circle", marker_size=24, stroke_width=2)
     band = Lines(x=np.array([rates[0] / 1.5, rates[-1] * 1.5], dtype=np.float32),
                  y=np.array([TRAINS_SHARE, TRAINS_SHARE], dtype=np.float32), scales={"x": sx, "y": sy},
-                 colors=["#8a8a8a"], line_style="dashed", stroke_width=1.5)
+                 colors=["#8a8a8a"], line_style="dashed", stroke_width=1.5,
+                 labels=[f"trains below {TRAINS_SHARE:g}"], display_legend=True)
+    log_x = np.log10(np.broadcast_to(np.asarray(rates, dtype=float), Y.shape))
+    corner = _emptiest_corner(log_x, Y, (math.log10(rates[0] / 1.5), math.log10(rates[-1] * 1.5)), (lo, hi), True)
     fig = Figure(
         marks=[lines, band],
         axes=[Axis(scale=sx, label="learning rate", tick_format=".0e", tick_values=np.asarray(rates)),
               log_axis(sy, label="best val loss / always predicting the mean", label_offset="50px")],
         title=title or f"stability map: below the dashed line ({TRAINS_SHARE:g}) a run trains",
-        legend_location="top-left", animation_duration=0,
+        legend_location=corner, animation_duration=0,
         fig_margin={"top": 40, "bottom": 45, "left": 70, "right": 20},
     )
     fig.layout.width, fig.layout.max_width, fig.layout.height = "100%", "720px", "360px"
