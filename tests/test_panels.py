@@ -31,6 +31,8 @@ def test_panels_show_one_point_per_finished_epoch(trained):
     assert p["grad"].post.y.shape == (len(layers), 3)
     assert p["update"].lines.y.shape == (len(layers), 3)
     np.testing.assert_array_equal(p["grad"].fraction.x, [1, 2, 3])
+    # the healthy band's label starts where the epoch axis does (at epoch 0 it was cut off)
+    assert p["update"].band_label.x[0] == p["update"].x_range[0] == p["update"].band.x[0] > 0
     assert list(p["gates"].grad_bars.x) == ["i", "f", "c", "o"]
     assert p["gates"].grad_bars.y.shape == (2, 4)  # kernel W, recurrent U
     assert p["time"].heatmap.visible and p["time"].heatmap.color.shape == (3, 10)

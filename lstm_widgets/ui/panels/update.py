@@ -66,3 +66,6 @@ class UpdateRatioPanel(TimePanel):
         band_x = np.array(self.x_range, dtype=F32)
         if not np.array_equal(band_x, self.band.x):
             self.band.x = band_x
+            # The label starts where the axis does: left at epoch 0 while the axis starts at
+            # epoch 1, it was cut off ("hy 0.0001..0.01" in a learner's screenshot).
+            self.band_label.x = band_x[:1]
