@@ -89,7 +89,6 @@ def make(name: str, out: Path = GALLERY) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
     history.to_json(path)
-    print(f"wrote {path} ({path.stat().st_size / 1000:.0f} kB): {', '.join(codes)}")
     return path
 
 
@@ -102,7 +101,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     write_index(args.out)
     for name in args.case or list(CASES):
-        make(name, args.out)
+        path = make(name, args.out)
+        print(f"wrote {path} ({path.stat().st_size / 1000:.0f} kB)")  # the script's own output, not the library's
     return 0
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from ..data import SequenceData
+from ..diagnosis.stats import time_profile
 from ._run import run_of
 
 __all__ = ["one_step", "growth_through_time"]
@@ -44,7 +43,5 @@ def growth_through_time(obj: Any, run_id: int | None = None) -> float:
     run = run_of(obj, "obj")
     history = run.history
     info = history.runs.get(history.current_run if run_id is None else run_id)
-    g = np.asarray(info.initial_grad_through_time if info else [], dtype=float)
-    if len(g) < 2 or not np.all(np.isfinite(g)) or g[-1] <= 0:
-        return math.nan
-    return float(g[0] / g[-1])
+    profile = time_profile(info.initial_grad_through_time if info else [])
+    return math.nan if profile is None else float(profile["first"])

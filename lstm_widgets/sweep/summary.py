@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..diagnosis.thresholds import TRAINS_SHARE  # defined (with its reason) beside the other thresholds
+
 __all__ = ["heat_map_cells", "value_order", "stability", "StabilityRange", "TRAINS_SHARE"]
 
 
@@ -40,8 +42,6 @@ def heat_map_cells(df, x: str, y: str, metric: str):
             cells[(xv, yv)] = (math.nan, "")
     return xs, ys, cells
 
-
-from ..diagnosis.thresholds import TRAINS_SHARE  # noqa: E402 (the one definition, with its reason)
 
 
 @dataclass(frozen=True)

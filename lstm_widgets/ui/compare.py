@@ -109,7 +109,7 @@ def _integer_ticks(lo: float, hi: float) -> np.ndarray | None:
 _CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
 
-def _emptiest_corner(xs, ys, x_range, y_range, log_y: bool) -> str:
+def emptiest_corner(xs, ys, x_range, y_range, log_y: bool) -> str:
     """The corner whose legend-sized box (40% x 40% of the plot) covers the fewest points."""
     ok = np.isfinite(xs) & np.isfinite(ys)
     if not ok.any():
@@ -211,7 +211,7 @@ def compare_runs(
     if x_lo == x_hi:
         x_lo, x_hi = x_lo - 0.5, x_hi + 0.5
     if legend_location is None:
-        legend_location = _emptiest_corner(xs, ys, (x_lo, x_hi), (lo, hi), log_y)
+        legend_location = emptiest_corner(xs, ys, (x_lo, x_hi), (lo, hi), log_y)
     elif legend_location not in _CORNERS:
         raise ValueError(f"legend_location must be one of {', '.join(map(repr, _CORNERS))}; got {legend_location!r}.")
     sx = LinearScale(min=x_lo, max=x_hi)

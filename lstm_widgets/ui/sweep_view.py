@@ -24,6 +24,7 @@ from bqplot import LinearScale, Lines, LogScale
 from ipywidgets import HTML, Button, Dropdown, HBox, IntProgress, Layout, Output, ToggleButton, VBox
 
 from ..sweep.summary import heat_map_cells, value_order as _key
+from .compare import emptiest_corner
 from .panels.base import PALETTE, decades, drawable, epoch_axis, figure, log_axis
 
 __all__ = ["SweepView", "stability_figure", "REDRAW_S", "MAX_TABLE_ROWS"]
@@ -259,9 +260,6 @@ class SweepView:
         return lab
 
 
-from .compare import _emptiest_corner  # noqa: E402 (the legend goes where the data is not)
-
-
 def stability_figure(results, by: str = "optimizer", title: str | None = None):
     """A stability map: each group's (optimizer's) best validation loss as a share of
     always predicting the mean, against the learning rate, both on log scales, with the
@@ -296,7 +294,7 @@ def stability_figure(results, by: str = "optimizer", title: str | None = None):
                  colors=["#8a8a8a"], line_style="dashed", stroke_width=1.5,
                  labels=[f"trains below {TRAINS_SHARE:g}"], display_legend=True)
     log_x = np.log10(np.broadcast_to(np.asarray(rates, dtype=float), Y.shape))
-    corner = _emptiest_corner(log_x, Y, (math.log10(rates[0] / 1.5), math.log10(rates[-1] * 1.5)), (lo, hi), True)
+    corner = emptiest_corner(log_x, Y, (math.log10(rates[0] / 1.5), math.log10(rates[-1] * 1.5)), (lo, hi), True)
     fig = Figure(
         marks=[lines, band],
         axes=[Axis(scale=sx, label="learning rate", tick_format=".0e", tick_values=np.asarray(rates)),

@@ -10,7 +10,7 @@ import numpy as np
 from .. import thresholds as T
 from ...config import TYPICAL_LR
 from ..finding import Finding, fmt
-from ..stats import finite, nice, num, unit
+from ..stats import finite, nice, num, time_profile, unit
 from ._calm import calm_patch
 
 CODE = "exploding_gradients"
@@ -39,20 +39,13 @@ def _run_growth(ctx) -> tuple[float, float, float, int]:
     return largest / start, start, largest, at
 
 
-def _first_over_last(g) -> float:
-    g = list(g or [])
-    if len(g) < 2 or not all(finite(v) for v in g) or g[-1] <= 0:
-        return math.nan
-    return float(g[0] / g[-1])
-
-
 def through_time(ctx) -> float:
     """The largest ||dL/dx_0|| / ||dL/dx_(T-1)|| the probe measured, before the run's
     first step or at an epoch's end (NaN when never probed): above 1 the gradient grows
     going back in time."""
-    ratios = [_first_over_last(getattr(ctx.info, "initial_grad_through_time", None))]
-    ratios += [_first_over_last(r.grad_through_time) for r in ctx.records]
-    ratios = [x for x in ratios if finite(x)]
+    profiles = [getattr(ctx.info, "initial_grad_through_time", None) or []]
+    profiles += [r.grad_through_time for r in ctx.records]
+    ratios = [p["first"] for p in map(time_profile, profiles) if p is not None]
     return max(ratios) if ratios else math.nan
 
 
