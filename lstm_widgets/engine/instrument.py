@@ -142,75 +142,99 @@ def accumulate_update(stats, layout, before, after) -> None:
     """
     d_var, d_gate = layout.sums([a - b for a, b in zip(after, before)])
     w_var, w_gate = layout.sums(after)
-    stats.add_update(
-        _ratio(layout.expand(d_var), layout.expand(w_var)),
-        _ratio(d_gate, w_gate) if layout.n_gate_values else None,
-    )
+    d_unit, w_unit = layout.expand_pair(d_var, w_var)
+    stats.add_update(_ratio(tf.concat([d_unit, d_gate], 0), tf.concat([w_unit, w_gate], 0)))
 
 
 class GradientStats:
-    """Accumulators for one epoch's gradient statistics, kept on the device."""
+    """Accumulators for one epoch's gradient statistics, kept on the device.
 
-    FIELDS = ("pre_sum", "pre_max", "pre_first", "post_sum", "post_max", "clipped", "upd_sum", "upd_max")
-    GATE_FIELDS = ("gate_pre_sum", "gate_pre_max", "gate_post_sum", "gate_post_max", "gate_upd_sum", "gate_upd_max")
+    The numbers of a step go into a few packed vectors (one ``assign_add`` or running
+    maximum for all units and gates at once) rather than a variable per field: on a small
+    model a step's statistics are dozens of tiny ops, and their count, not their
+    arithmetic, is the cost. :meth:`read_and_reset` unpacks them into named fields:
+
+    * per unit (variables, layers, "global"): ``pre_sum``, ``pre_max``, ``pre_first``,
+      ``post_sum``, ``post_max``, ``clipped``, ``upd_sum``, ``upd_max``;
+    * per gate: ``gate_pre_sum``, ``gate_pre_max``, ``gate_post_sum``, ``gate_post_max``,
+      ``gate_upd_sum``, ``gate_upd_max``;
+    * ``nonfinite`` per variable; ``loss_sum``, ``samples`` and ``steps``.
+    """
 
     def __init__(self, layout: VariableLayout):
         self.layout = layout
-        u, g, v = layout.n_units, max(layout.n_gate_values, 1), layout.n_vars
+        u, g, v = layout.n_units, layout.n_gate_values, layout.n_vars
         mk = lambda n, name: tf.Variable(tf.zeros([n]), trainable=False, name=name)  # noqa: E731
-        self.acc = {f: mk(u, f) for f in self.FIELDS}
-        self.acc.update({f: mk(g, f) for f in self.GATE_FIELDS})
-        self.acc["nonfinite"] = mk(v, "nonfinite")
-        self.acc["loss_sum"] = mk(1, "loss_sum")
-        self.acc["samples"] = mk(1, "samples")
-        self.acc["steps"] = mk(1, "steps")
+        #: norms: [pre per unit | pre per gate | post per unit | post per gate]
+        self._norms = [("pre", u), ("gate_pre", g), ("post", u), ("gate_post", g)]
+        self.acc = {
+            "grad_sum": mk(2 * (u + g) + u + v, "grad_sum"),  # norms, clipped (u), nonfinite (v)
+            "grad_max": mk(2 * (u + g), "grad_max"),
+            "upd_sum": mk(u + g, "upd_sum"),  # applied update per unit, then per gate
+            "upd_max": mk(u + g, "upd_max"),
+            "pre_first": mk(u, "pre_first"),
+            "count": mk(3, "count"),  # loss x samples, samples, steps
+        }
 
         @compiled
         def read_and_reset():
-            out = {k: tf.identity(a) for k, a in self.acc.items()}
-            with tf.control_dependencies(list(out.values())):
-                for a in self.acc.values():
-                    a.assign(tf.zeros_like(a))
-            return out
+            return self.read_and_reset_in_graph()
 
         self._read_and_reset = read_and_reset
 
+    def read_and_reset_in_graph(self) -> dict[str, tf.Tensor]:
+        """In-graph: the accumulators' values, and zero them (for a compiled epoch end
+        that reads them together with other numbers)."""
+        out = {k: tf.identity(a) for k, a in self.acc.items()}
+        with tf.control_dependencies(list(out.values())):
+            for a in self.acc.values():
+                a.assign(tf.zeros_like(a))
+        return out
+
     def update(self, pre_sq, post_sq, gate_pre_sq, gate_post_sq, clipped, nonfinite, loss, batch):
-        """In-graph: add one step's numbers. Max fields treat a non-finite norm as +inf."""
+        """In-graph: add one step's squared norms (per unit and per gate, pre- and
+        post-clip), clipping flags per unit, non-finite counts per variable, and loss.
+        Max fields treat a non-finite norm as +inf."""
         a = self.acc
-        groups = [("", pre_sq, post_sq)]
-        if self.layout.n_gate_values:
-            groups.append(("gate_", gate_pre_sq, gate_post_sq))
-        for prefix, *squares in groups:
-            for kind, sq in zip(("pre", "post"), squares):
-                norm = tf.sqrt(sq)
-                a[f"{prefix}{kind}_sum"].assign_add(norm)
-                a[f"{prefix}{kind}_max"].assign(tf.maximum(a[f"{prefix}{kind}_max"], finite_or_inf(norm)))
-                if not prefix and kind == "pre":  # the epoch's first step: where the gradient started
-                    a["pre_first"].assign(tf.where(a["steps"][0] > 0, a["pre_first"], norm))
-        a["clipped"].assign_add(clipped)
-        a["nonfinite"].assign_add(nonfinite)
+        norms = tf.sqrt(tf.concat([pre_sq, gate_pre_sq, post_sq, gate_post_sq], axis=0))
+        a["grad_sum"].assign_add(tf.concat([norms, clipped, nonfinite], axis=0))
+        a["grad_max"].assign(tf.maximum(a["grad_max"], finite_or_inf(norms)))
+        # the epoch's first step: where the gradient started
+        a["pre_first"].assign(tf.where(a["count"][2] > 0, a["pre_first"], norms[: self.layout.n_units]))
         self.add_loss(loss, batch)
 
     def add_loss(self, loss, batch) -> None:
         """In-graph: add one step's loss (weighted by its samples) and count the step."""
-        a = self.acc
-        a["loss_sum"].assign_add(tf.reshape(loss * batch, [1]))
-        a["samples"].assign_add(tf.reshape(batch, [1]))
-        a["steps"].assign_add(tf.ones([1]))
+        loss = tf.reshape(tf.cast(loss, tf.float32), [])
+        batch = tf.reshape(tf.cast(batch, tf.float32), [])
+        self.acc["count"].assign_add(tf.stack([loss * batch, batch, 1.0]))
 
-    def add_update(self, ratio, gate_ratio) -> None:
-        """In-graph: add one step's applied update ||ΔW_step|| / ||W|| per unit and gate."""
+    def add_update(self, ratio) -> None:
+        """In-graph: add one step's applied update ||ΔW_step|| / ||W||, per unit then per gate."""
         a = self.acc
         a["upd_sum"].assign_add(ratio)
         a["upd_max"].assign(tf.maximum(a["upd_max"], finite_or_inf(ratio)))
-        if self.layout.n_gate_values:
-            a["gate_upd_sum"].assign_add(gate_ratio)
-            a["gate_upd_max"].assign(tf.maximum(a["gate_upd_max"], finite_or_inf(gate_ratio)))
+
+    def unpack(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The named fields (see the class doc) of the packed accumulators' values."""
+        u, g = self.layout.n_units, self.layout.n_gate_values
+        out: dict[str, np.ndarray] = {}
+        pos = 0
+        for name, n in self._norms:
+            out[f"{name}_sum"] = raw["grad_sum"][pos : pos + n]
+            out[f"{name}_max"] = raw["grad_max"][pos : pos + n]
+            pos += n
+        out["clipped"] = raw["grad_sum"][pos : pos + u]
+        out["nonfinite"] = raw["grad_sum"][pos + u :]
+        out["upd_sum"], out["gate_upd_sum"] = raw["upd_sum"][:u], raw["upd_sum"][u : u + g]
+        out["upd_max"], out["gate_upd_max"] = raw["upd_max"][:u], raw["upd_max"][u : u + g]
+        out["pre_first"] = raw["pre_first"]
+        out["loss_sum"], out["samples"], out["steps"] = (raw["count"][i : i + 1] for i in range(3))
+        return out
 
     def read_and_reset(self) -> dict[str, np.ndarray]:
         """The epoch's accumulated numbers (one device->host transfer), and zero them."""
-        return {k: v.numpy() for k, v in self._read_and_reset().items()}
+        return self.unpack({k: v.numpy() for k, v in self._read_and_reset().items()})
 
 
 def accumulate_step(stats, layout, grads, clipped, flags, loss, batch, pre=None, post=None) -> None:
@@ -251,9 +275,10 @@ def accumulate_step(stats, layout, grads, clipped, flags, loss, batch, pre=None,
             [tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(g)), tf.float32)) for g in grads]
         ),
     )
+    pre_unit, post_unit = layout.expand_pair(var_sq, post_var_sq)
     stats.update(
-        layout.expand(var_sq),
-        layout.expand(post_var_sq),
+        pre_unit,
+        post_unit,
         gate_sq,
         post_gate_sq,
         unit_flags,
