@@ -15,14 +15,24 @@ The sides take turns epoch by epoch, in a rotating order, each continuing its ow
 machine noise hits them alike. An epoch's wall time is Keras's epoch (validation included)
 for fit, and the recorded epoch time (steps, validation, statistics, probe) for the
 Trainers; process CPU time is measured around each call. The first epoch of each side
-(tracing) is left out. The spread is the interquartile range of the per-epoch ratios.
+(tracing) is left out.
 
-    python benchmarks/overhead.py [--rounds 40] [--sizes 0,1,2] [--no-lab]
+The machine is shared and noisy: an epoch of one side can be 15% slower than the next
+epoch of the same side. Each round runs every side once, back to back, so the ratio of two
+sides *within* a round cancels the drift between rounds; the estimate printed is the
+median of those per-round ratios, with a 95% bootstrap interval for it (resampling the
+rounds) and the interquartile range of the ratios themselves. The ratio of the medians is
+printed beside it. Process CPU time is reported the same way: work that runs beside the
+steps on the second core (the probe beside the validation pass) costs CPU but not wall
+time.
+
+    python benchmarks/overhead.py [--rounds 60] [--sizes 0,1,2] [--no-lab]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import time
@@ -103,6 +113,17 @@ class TrainerEpochs:
         return self.trainer.history.latest.time_s, time.process_time() - c0
 
 
+def paired(a: list, b: list, k: int, resamples: int = 2000) -> tuple[float, tuple, tuple]:
+    """The median of the per-round ratios a/b (field k: 0 wall, 1 CPU), a 95% bootstrap
+    interval for that median (rounds resampled with replacement, a fixed seed), and the
+    interquartile range of the ratios."""
+    ratios = [x[k] / y[k] for x, y in zip(a, b)]
+    rng = random.Random(0)
+    boot = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
+    q = statistics.quantiles(ratios, n=4)
+    return statistics.median(ratios), (boot[int(0.025 * resamples)], boot[int(0.975 * resamples) - 1]), (q[0], q[2])
+
+
 def measure(label: str, config: TrainConfig, data, rounds: int, lab: bool) -> dict[str, dict]:
     sides = {
         "plain model.fit": PlainFit(config, data),
@@ -123,23 +144,18 @@ def measure(label: str, config: TrainConfig, data, rounds: int, lab: bool) -> di
     def med(n, k):
         return statistics.median(x[k] for x in times[n])
 
-    def spread(n, base, k=0):
-        """The interquartile range of the per-round ratios (alternated epoch by epoch)."""
-        q = statistics.quantiles([a[k] / b[k] for a, b in zip(times[n], times[base])], n=4)
-        return q[0], q[2]
-
     out = {}
     for n in names:
-        o = out[n] = {
-            "wall": med(n, 0), "cpu": med(n, 1),
-            "vs_fit": med(n, 0) / med("plain model.fit", 0), "vs_bare": med(n, 0) / med("bare loop", 0),
-            "cpu_vs_bare": med(n, 1) / med("bare loop", 1),
-            "spread_fit": spread(n, "plain model.fit"), "spread_bare": spread(n, "bare loop"),
-        }
+        o = out[n] = {"wall": med(n, 0), "cpu": med(n, 1)}
+        for base, tag in (("plain model.fit", "fit"), ("bare loop", "bare")):
+            o[f"vs_{tag}"], o[f"ci_{tag}"], o[f"iqr_{tag}"] = paired(times[n], times[base], 0)
+            o[f"medians_{tag}"] = med(n, 0) / med(base, 0)
+        o["cpu_vs_bare"], o["cpu_ci_bare"], _ = paired(times[n], times["bare loop"], 1)
         print(f"  {n:>22}: {o['wall'] * 1000:7.1f} ms/epoch wall, {o['cpu'] * 1000:7.1f} ms CPU | "
-              f"/ fit {o['vs_fit']:.3f} [{o['spread_fit'][0]:.2f}-{o['spread_fit'][1]:.2f}] | "
-              f"/ bare {o['vs_bare']:.3f} [{o['spread_bare'][0]:.2f}-{o['spread_bare'][1]:.2f}], "
-              f"CPU / bare {o['cpu_vs_bare']:.3f}")
+              f"/ fit {o['vs_fit']:.3f} (95% {o['ci_fit'][0]:.3f}-{o['ci_fit'][1]:.3f}) | "
+              f"/ bare {o['vs_bare']:.3f} (95% {o['ci_bare'][0]:.3f}-{o['ci_bare'][1]:.3f}; "
+              f"IQR {o['iqr_bare'][0]:.2f}-{o['iqr_bare'][1]:.2f}; ratio of medians {o['medians_bare']:.3f}) | "
+              f"CPU / bare {o['cpu_vs_bare']:.3f} (95% {o['cpu_ci_bare'][0]:.3f}-{o['cpu_ci_bare'][1]:.3f})")
     if lab:
         sides["Trainer + live Lab"].lab.close()
     return out
@@ -147,7 +163,7 @@ def measure(label: str, config: TrainConfig, data, rounds: int, lab: bool) -> di
 
 def main(argv=None) -> float:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=40, help="epochs per side, alternated one by one")
+    p.add_argument("--rounds", type=int, default=60, help="rounds of one epoch per side, in turn")
     p.add_argument("--sizes", default="0,1,2", help="which sizes to run, e.g. 0,2")
     p.add_argument("--no-lab", action="store_true", help="leave out the row with a Lab attached")
     args = p.parse_args(argv)
@@ -158,8 +174,9 @@ def main(argv=None) -> float:
         data = load_dataset("adding", **options)
         config = TrainConfig(batch_size=32, clipping="clipnorm", clip_threshold=1.0, **model)
         print(f"{label}: adding problem, {len(data.X_train)} train / {len(data.X_val)} val sequences, batch 32, "
-              f"clipnorm 1, {args.rounds} epochs per side alternated epoch by epoch (the first left out); "
-              f"median wall and process CPU time, [interquartile range of the per-epoch ratios]")
+              f"clipnorm 1, {args.rounds} rounds of one epoch per side, in turn (the first left out); "
+              f"median wall and process CPU time per epoch; ratios: the median of the per-round ratios "
+              f"(95% bootstrap interval; interquartile range)")
         res = measure(label, config, data, args.rounds, lab=(i == 0 and not args.no_lab))
         for name in res:
             if name not in ("plain model.fit", "bare loop"):

@@ -33,6 +33,9 @@ def weights(t):
 
 @pytest.fixture(autouse=True)
 def empty_pool():
+    # Trainers that earlier test modules left for the collector still hold benches; one
+    # collected mid-test would put its bench in the pool (or lend it) and change the counts.
+    gc.collect()
     bench.clear_pool()
     yield
     bench.clear_pool()

@@ -166,7 +166,6 @@ class WeightTracker:
             for s, v in zip(self.start, layout.variables):
                 s.assign(v)
 
-        @compiled
         def measure():
             d_sq = [tf.square(tf.convert_to_tensor(v) - s) for s, v in zip(self.start, layout.variables)]
             w_sq = [tf.square(tf.convert_to_tensor(v)) for v in layout.variables]
@@ -180,7 +179,9 @@ class WeightTracker:
             }
 
         self.snapshot = snapshot
-        self._measure = measure
+        #: In-graph: the measures as tensors (for a compiled epoch end, engine/bench.py).
+        self.measure_in_graph = measure
+        self._measure = compiled(measure)
 
     def measure(self) -> dict[str, np.ndarray]:
         return {k: v.numpy() for k, v in self._measure().items()}
@@ -239,10 +240,13 @@ class _Probe:
 
     Attributes:
         gates: The gates of the "saturation" entry (empty when it is skipped).
+        fn: The probe's Python function, for a compiled function that runs it together
+            with other work (the Trainer's epoch end, engine/bench.py).
     """
 
     def __init__(self, fn, gates):
         self.gates = gates
+        self.fn = fn
         self._fn = compiled(fn, reduce_retracing=True)
 
     def __call__(self, x, y):

@@ -151,20 +151,25 @@ class Recorder:
             self.tracker.snapshot()
         self._t0 = time.perf_counter()
 
-    def initial_grad_through_time(self) -> list[float]:
+    def initial_grad_through_time(self, probe_out: dict | None = None) -> list[float]:
         """The probe's ||dL/dx_t|| per time step for the weights as they are now (before a
-        run's first step); [] without a probe."""
-        return self._probe()[0]
+        run's first step); [] without a probe.
 
-    def _probe(self) -> tuple[list[float], dict[str, float], float | None]:
+        Args:
+            probe_out: The probe's arrays, when the owner ran it already (a Trainer's
+                compiled epoch end). Defaults to None: run here."""
+        return self._probe(probe_out)[0]
+
+    def _probe(self, out: dict | None = None) -> tuple[list[float], dict[str, float], float | None]:
         if self.probe is None:
             return [], {}, None
-        try:
-            out = {k: v.numpy() for k, v in self.probe(*self.probe_xy).items()}
-        except Exception as exc:  # e.g. integer inputs have no gradient: never break training
-            self.probe = None
-            self.add_note(f"The gradient through time is skipped: the probe batch failed ({exc}).")
-            return [], {}, None
+        if out is None:
+            try:
+                out = {k: v.numpy() for k, v in self.probe(*self.probe_xy).items()}
+            except Exception as exc:  # e.g. integer inputs have no gradient: never break training
+                self.probe = None
+                self.add_note(f"The gradient through time is skipped: the probe batch failed ({exc}).")
+                return [], {}, None
         grad_t = [float(v) for v in out["time"]]
         saturation = (
             {g: float(v) for g, v in zip(self.probe.gates, out["saturation"])} if "saturation" in out else {}
@@ -173,7 +178,7 @@ class Recorder:
 
     def record(self, *, run_id: int, epoch: int, settings: RunSettings, val_loss: float | None,
                loss: float | None = None, time_s: float | None = None,
-               expected_steps: int | None = None) -> EpochRecord:
+               expected_steps: int | None = None, readings: dict | None = None) -> EpochRecord:
         """Read the epoch's numbers, build its EpochRecord, append it and announce it.
 
         Args:
@@ -186,17 +191,22 @@ class Recorder:
                 None: the time since :meth:`begin_epoch`.
             expected_steps: Steps a complete epoch has; fewer were taken when it was
                 cut short. Defaults to None: the epoch counts as complete.
+            readings: The epoch's accumulators, weight measures and probe arrays when the
+                owner read them already (:meth:`lstm_widgets.engine.bench.Bench.end_epoch`;
+                a missing "probe" entry runs the probe here). Defaults to None: read here.
         """
         t0 = time.perf_counter()
-        acc = self.stats.read_and_reset()
+        readings = readings or {}
+        acc = readings["acc"] if "acc" in readings else self.stats.read_and_reset()
         if self.instruments:
-            units, gates, nonfinite = epoch_tables(self.layout, acc, self.tracker.measure())
+            weights = readings["weights"] if "weights" in readings else self.tracker.measure()
+            units, gates, nonfinite = epoch_tables(self.layout, acc, weights)
         else:
             units, gates, nonfinite = {"weight_norm": {"global": 0.0}}, {}, {}
         steps = int(acc["steps"][0])
         if loss is None:
             loss = float(acc["loss_sum"][0] / max(float(acc["samples"][0]), 1.0))
-        grad_t, saturation, probe_loss = self._probe()
+        grad_t, saturation, probe_loss = self._probe(readings.get("probe"))
         if time_s is None:
             time_s = t0 - self._t0
         rec = EpochRecord(

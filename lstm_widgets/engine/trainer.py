@@ -504,9 +504,12 @@ class Trainer:
         self._position = 0.0
         self._rng = np.random.default_rng(self._config.seed)
         initial, zero = self._initial_losses()
+        # The probe through the epoch end's compiled function (one graph for both); what
+        # else it reads is dropped: the accumulators are reset before the first step anyway.
+        probe_out = self._end_epoch().get("probe")
         self.history.begin_run(self._run_id, RunSettings.from_config(self._config), initial_loss=initial,
                                zero_loss=zero, initial_weight_norm=weight_norm(self.model_.trainable_variables),
-                               initial_grad_through_time=self._recorder.initial_grad_through_time())
+                               initial_grad_through_time=self._recorder.initial_grad_through_time(probe_out))
         self._begin_new_run = False
 
     # -- the training thread -----------------------------------------------------------------
@@ -589,19 +592,38 @@ class Trainer:
         return self._record(n_steps, time.perf_counter() - t0)
 
     def _record(self, n_steps: int, train_time: float) -> EpochRecord:
+        t0 = time.perf_counter()
+        readings = self._end_epoch()
         val_loss = None
         if self._Xv is not None:
             n_val = int(self._Xv.shape[0])
-            total = 0.0
-            for s in range(0, n_val, _EVAL_CHUNK):
+            total = readings.pop("val_sum")  # the first chunk, read with the epoch's numbers
+            for s in range(_EVAL_CHUNK, n_val, _EVAL_CHUNK):
                 total += float(self._eval_sum(np.arange(s, min(s + _EVAL_CHUNK, n_val), dtype=np.int32)))
             val_loss = total / n_val
         self._epoch += 1
         self._position = float(self._epoch)
         return self._recorder.record(
             run_id=self._run_id, epoch=self._epoch, settings=RunSettings.from_config(self._config),
-            val_loss=val_loss, time_s=train_time, expected_steps=n_steps,
+            val_loss=val_loss, time_s=train_time + (time.perf_counter() - t0), expected_steps=n_steps,
+            readings=readings,
         )
+
+    def _end_epoch(self) -> dict:
+        """The bench's compiled epoch end (validation's first chunk, the probe, the
+        accumulators and the weight measures in one call, see Bench.end_epoch). A probe
+        that fails is left to the recorder, which runs it alone and says why it failed."""
+        val_idx = None
+        if self._Xv is not None:
+            val_idx = np.arange(min(int(self._Xv.shape[0]), _EVAL_CHUNK), dtype=np.int32)
+        r = self._recorder
+        probe_xy = r.probe_xy if r.probe is not None else None
+        try:
+            return self._bench.end_epoch(val_idx, probe_xy)
+        except Exception:
+            if probe_xy is None:
+                raise
+            return self._bench.end_epoch(val_idx, None)  # without "probe": the recorder runs it
 
     # -- convenience ---------------------------------------------------------------------
     def predict(self, X: np.ndarray) -> np.ndarray:
