@@ -32,7 +32,6 @@ time.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import time
@@ -40,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _stats import paired  # noqa: E402  (benchmarks/_stats.py)
 from lstm_widgets import TrainConfig, load_dataset  # noqa: E402
 from lstm_widgets.engine._tf import keras  # noqa: E402
 from lstm_widgets.engine.model import build_model, make_optimizer  # noqa: E402
@@ -111,17 +111,6 @@ class TrainerEpochs:
         # the epoch's own time (steps, validation, statistics, probe; a Lab's redraw is in
         # its epoch subscriber, so it is in the CPU time only)
         return self.trainer.history.latest.time_s, time.process_time() - c0
-
-
-def paired(a: list, b: list, k: int, resamples: int = 2000) -> tuple[float, tuple, tuple]:
-    """The median of the per-round ratios a/b (field k: 0 wall, 1 CPU), a 95% bootstrap
-    interval for that median (rounds resampled with replacement, a fixed seed), and the
-    interquartile range of the ratios."""
-    ratios = [x[k] / y[k] for x, y in zip(a, b)]
-    rng = random.Random(0)
-    boot = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
-    q = statistics.quantiles(ratios, n=4)
-    return statistics.median(ratios), (boot[int(0.025 * resamples)], boot[int(0.975 * resamples) - 1]), (q[0], q[2])
 
 
 def measure(label: str, config: TrainConfig, data, rounds: int, lab: bool) -> dict[str, dict]:

@@ -11,10 +11,12 @@ Monitor's per-epoch reading is included. The two models take turns epoch by epoc
 the first epoch of each (tracing) is left out. A third model is watched for its first epoch
 and then trained without the Monitor (its wrappers stay in the compiled step, paused): what
 a watched model costs once the Monitor is gone. Prints wall and process CPU time, the
-spread of the per-epoch ratios and, on its last line, the median ratio fit + watch() /
-plain fit (target: at most 1.05).
+median of the per-round ratios (each round runs every side once, back to back, which
+cancels the drift between rounds) with a 95% bootstrap interval and the interquartile
+range, the ratio of the medians beside it, and, on its last line, the median ratio
+fit + watch() / plain fit (target: at most 1.05).
 
-    python benchmarks/watch_overhead.py [--rounds 40]
+    python benchmarks/watch_overhead.py [--rounds 60]
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import lstm_widgets  # noqa: E402
+from _stats import paired  # noqa: E402  (benchmarks/_stats.py)
 from lstm_widgets.engine._tf import keras  # noqa: E402
 
 
@@ -92,7 +95,7 @@ class Side:
 
 def main(argv=None) -> float:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=40, help="epochs per side, alternated one by one")
+    p.add_argument("--rounds", type=int, default=60, help="rounds of one epoch per side, in turn")
     args = p.parse_args(argv)
 
     data = make_data()
@@ -100,7 +103,7 @@ def main(argv=None) -> float:
              "fit, hook paused": Side(data, False, paused=True)}
     print(f"LSTM(32) on 30x4 inputs, Adam(clipnorm=1.0), {len(data[0])} train / {len(data[2])} val, batch 32, "
           f"{args.rounds} epochs per side alternated epoch by epoch (the first left out); median wall and process "
-          f"CPU time, [interquartile range of the per-epoch ratios]")
+          f"CPU time; ratios: the median of the per-round ratios (95% bootstrap interval; interquartile range)")
     for side in sides.values():  # first epoch: tracing
         side.epoch()
     times = {n: [] for n in sides}
@@ -114,13 +117,16 @@ def main(argv=None) -> float:
 
     for n in names:
         print(f"{n:>16}: median {med(n, 0) * 1000:7.1f} ms/epoch wall, {med(n, 1) * 1000:7.1f} ms CPU")
+    base = times["plain model.fit"]
+    est = {}
     for n in names[1:]:
-        ratios = [a[0] / b[0] for a, b in zip(times[n], times["plain model.fit"])]
-        q = statistics.quantiles(ratios, n=4)
-        cpu = med(n, 1) / med("plain model.fit", 1)
-        print(f"{n} / plain: median {med(n, 0) / med('plain model.fit', 0):.3f} wall, {cpu:.3f} CPU; "
-              f"spread of the per-epoch ratios [{q[0]:.2f}-{q[2]:.2f}]")
-    ratio = med("fit + watch()", 0) / med("plain model.fit", 0)
+        wall, ci, iqr = paired(times[n], base, 0)
+        cpu, cpu_ci, _ = paired(times[n], base, 1)
+        est[n] = wall
+        print(f"{n} / plain: {wall:.3f} wall (95% {ci[0]:.3f}-{ci[1]:.3f}; IQR {iqr[0]:.2f}-{iqr[1]:.2f}; "
+              f"ratio of medians {med(n, 0) / med('plain model.fit', 0):.3f}), "
+              f"{cpu:.3f} CPU (95% {cpu_ci[0]:.3f}-{cpu_ci[1]:.3f})")
+    ratio = est["fit + watch()"]
     print(f"median ratio fit + watch() / plain model.fit: {ratio:.3f} (target <= 1.05)")
     return ratio
 
