@@ -381,3 +381,33 @@ def test_a_change_queued_after_the_last_epoch_does_not_overwrite_a_later_set(add
     trainer.restart(start=True)
     trainer.wait()
     assert {r.settings.learning_rate for r in trainer.history.run()} == {1e-6}
+
+
+def test_a_probe_that_fails_is_skipped_with_a_note_and_training_goes_on(sine, monkeypatch):
+    """The epoch end runs the probe inside one compiled call with the validation pass and
+    the accumulators; a probe that cannot run must not take those down with it."""
+    from lstm_widgets.engine import bench
+
+    real = bench.make_time_probe
+
+    def failing(model, loss_fn, layout):
+        probe = real(model, loss_fn, layout)
+
+        def no_gradient(x, y):
+            raise ValueError("no gradient for these inputs")
+
+        probe.fn = probe._fn = no_gradient
+        return probe
+
+    monkeypatch.setattr(bench, "make_time_probe", failing)
+    t = Trainer(TrainConfig(units=5, epochs=2, learning_rate=1e-2), sine)  # units=5: a bench of its own
+    try:
+        t.start()
+        t.wait(120)
+        assert t.error is None and [r.epoch for r in t.history.records] == [1, 2]
+        assert all(r.grad_through_time == [] and r.val_loss is not None for r in t.history.records)
+        assert all(r.units["grad_pre_max"]["global"] > 0 for r in t.history.records)  # the rest is measured
+        assert any("probe batch failed" in n and "no gradient" in n for n in t.history.structure.notes)
+    finally:
+        t.close()
+        bench.clear_pool()  # the broken bench must serve no later test
