@@ -223,3 +223,69 @@ def test_watch_measures_the_applied_update_and_the_probe_baseline(data):
     assert 0 < r.units["step_ratio_mean"]["global"] <= r.units["step_ratio_max"]["global"]
     assert r.baseline_split == "probe" and r.baseline_loss > 0 and r.probe_loss > 0
     assert m.history.runs[1].initial_loss > 0 and m.history.runs[1].initial_weight_norm > 0
+
+
+@pytest.mark.parametrize("validation", [False, True], ids=["no-validation", "read-during-validation"])
+def test_each_epochs_numbers_are_those_of_its_start_and_end(data, validation):
+    """The epoch end snapshots the weights for the next epoch in the same compiled call;
+    weights set between fits must still be the next fit's start. With validation data
+    the epoch's numbers are read on a second thread during the validation pass: they
+    must be those of the epoch's final weights all the same."""
+    model = user_model(clipnorm=1.0)
+    seen: list = []
+    X, y = data
+    monitor = lstm_widgets.watch(model, probe=(X[:16], y[:16]), display=False)
+
+    class Capture(keras.callbacks.Callback):  # after the Monitor in the callback list
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append([v.numpy().copy() for v in model.trainable_variables])
+
+        def on_epoch_end(self, epoch, logs=None):
+            r = monitor._recorder
+            probe = r.probe(*r.probe_xy)["time"].numpy()
+            seen[-1] = (seen[-1], [v.numpy().copy() for v in model.trainable_variables], probe)
+
+    fit = {"validation_data": (X[:32], y[:32])} if validation else {}
+    model.fit(X, y, epochs=3, callbacks=[monitor, Capture()], verbose=0, **fit)
+    model.set_weights([w * 0.5 for w in model.get_weights()])  # between fits
+    model.fit(X, y, epochs=2, callbacks=[monitor, Capture()], verbose=0, **fit)
+    h = monitor.history
+    assert [r.epoch for r in h] == [1, 2, 3, 4, 5] and len(seen) == 5
+    assert (monitor._pool is not None) == validation  # the second thread read them, or none was started
+    for r, (start, end, probe) in zip(h, seen):
+        moved = math.sqrt(sum(float(np.sum((b - a) ** 2)) for a, b in zip(start, end)))
+        norm = math.sqrt(sum(float(np.sum(b ** 2)) for b in end))
+        assert r.units["delta_norm"]["global"] == pytest.approx(moved, rel=1e-4)
+        assert r.units["weight_norm"]["global"] == pytest.approx(norm, rel=1e-5)
+        assert r.grad_through_time == pytest.approx(list(probe), rel=1e-4)
+        assert r.units["grad_pre_max"]["global"] > 0 and r.steps == 4
+        assert (r.val_loss is not None) == validation
+    # an evaluate of the user's own, outside fit, reads nothing early: the next epoch is whole
+    model.evaluate(X, y, callbacks=[monitor], verbose=0)
+    model.fit(X, y, epochs=1, callbacks=[monitor], verbose=0, **fit)
+    assert len(h) == 6 and h.latest.steps == 4 and h.latest.units["grad_pre_max"]["global"] > 0
+
+
+def test_a_probe_that_fails_in_the_epoch_end_is_skipped_with_a_note_and_fit_goes_on(data, monkeypatch):
+    """watch() reads an epoch's numbers in one compiled call with the probe; a probe that
+    cannot run there must not take the accumulators and weight measures down with it."""
+    from lstm_widgets.engine import monitor as monitor_module
+
+    real = monitor_module.make_time_probe
+
+    def failing(model, loss_fn, layout):
+        probe = real(model, loss_fn, layout)
+
+        def no_gradient(x, y):
+            raise ValueError("no gradient for these inputs")
+
+        probe.fn = probe._fn = no_gradient
+        return probe
+
+    monkeypatch.setattr(monitor_module, "make_time_probe", failing)
+    m = fit_watched(user_model(clipnorm=1.0), data, epochs=2)
+    h = m.history
+    assert [r.epoch for r in h] == [1, 2] and all(r.grad_through_time == [] for r in h)
+    assert all(r.units["grad_pre_max"]["global"] > 0 and r.units["delta_norm"]["global"] > 0 for r in h)
+    assert all(r.steps == 4 and r.status == "ok" for r in h)
+    assert any("probe batch failed" in n and "no gradient" in n for n in h.structure.notes)

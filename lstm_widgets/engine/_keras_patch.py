@@ -167,17 +167,18 @@ class Hook:
             self._restore()
 
 
-def install(model, on_step: Callable[[Any, list, list, list | None], None],
-            on_error: Callable[[Exception], None],
-            on_apply: Callable[[list, list, list], None] | None = None) -> Hook:
+def install(model, on_step: Callable[[Any, list, list, list | None, tuple | None], None],
+            on_error: Callable[[Exception], None]) -> Hook:
     """Wrap the model's optimizer so that every traced step calls
-    ``on_step(optimizer, grads, clipped, variables)`` with the gradients before and after
-    Keras's clipping, and ``on_apply(variables, before, after)`` with the variables'
-    values before and after the optimizer applied the step (both in-graph, and only while
-    the returned :class:`Hook` is active); returns the Hook (active).
+    ``on_step(optimizer, grads, clipped, variables, applied)`` in-graph, after the
+    optimizer applied the step and only while the returned :class:`Hook` is active: the
+    gradients before and after Keras's clipping, the variables they belong to and
+    ``applied = (before, after)``, the variables' values before and after the step.
+    Returns the Hook (active).
 
-    ``variables`` is None when the hook could not see which variables the gradients
-    belong to. An exception in a callback goes to ``on_error`` and never breaks ``fit``.
+    ``variables`` and ``applied`` are None when the hook could not see which variables
+    the gradients belong to (clipping called outside the optimizer's apply). An
+    exception in ``on_step`` goes to ``on_error`` and never breaks ``fit``.
 
     Raises:
         UnsupportedKeras: the optimizer lacks a hooked method; the message names the
@@ -210,26 +211,32 @@ def install(model, on_step: Callable[[Any, list, list, list | None], None],
 
         tf.cond(active, on, lambda: tf.constant(False))
 
+    # A step's numbers are worked out in one tf.cond after the apply, not one per wrapper:
+    # every node of a branch costs the executor its scheduling even when the branch is
+    # not taken (dead tensors flow through it), so fewer, larger branches cost less,
+    # paused or not. The weights before the step are read outside the cond: a read of a
+    # small model's variables costs less than the cond that would skip it.
     def _backend_apply_gradients(grads, trainable_variables):
         variables = list(trainable_variables)
-        ctx.variables = variables
-        before = None
-        if on_apply is not None:  # the weights before the step (nothing copied when paused)
-            before = tf.cond(active, lambda: [tf.identity(v) for v in variables],
-                             lambda: [tf.zeros_like(v) for v in variables])
+        ctx.variables, ctx.clip = variables, None
+        before = [tf.identity(v) for v in variables]
         try:
             result = orig_apply(grads, trainable_variables)
+            seen = ctx.clip  # (grads, clipped), set by _clip_gradients inside the apply
         finally:
-            ctx.variables = None
-        if on_apply is not None:
-            _measure(lambda: on_apply(variables, before, [tf.identity(v) for v in variables]))
+            ctx.variables = ctx.clip = None
+
+        if seen is not None:
+            _measure(lambda: on_step(opt, seen[0], seen[1], variables, (before, [tf.identity(v) for v in variables])))
         return result
 
     def _clip_gradients(grads):
         reached.append(True)  # Python side effect: runs when the step is traced (or eagerly)
         clipped = orig_clip(grads)
-        variables = getattr(ctx, "variables", None)
-        _measure(lambda: on_step(opt, list(grads), list(clipped), variables))
+        if getattr(ctx, "variables", None) is not None:
+            ctx.clip = (list(grads), list(clipped))  # measured after the apply, in one cond
+        else:  # called outside _backend_apply_gradients: which variable is which is unknown
+            _measure(lambda: on_step(opt, list(grads), list(clipped), None, None))
         return clipped
 
     object.__setattr__(opt, "_clip_gradients", _clip_gradients)

@@ -26,6 +26,7 @@ __all__ = [
     "GradientStats",
     "accumulate_step",
     "accumulate_update",
+    "accumulate_update_sums",
     "make_train_step",
 ]
 
@@ -142,8 +143,14 @@ def accumulate_update(stats, layout, before, after) -> None:
     """
     d_var, d_gate = layout.sums([a - b for a, b in zip(after, before)])
     w_var, w_gate = layout.sums(after)
-    d_unit, w_unit = layout.expand_pair(d_var, w_var)
-    stats.add_update(_ratio(tf.concat([d_unit, d_gate], 0), tf.concat([w_unit, w_gate], 0)))
+    accumulate_update_sums(stats, layout, (d_var, d_gate), (w_var, w_gate))
+
+
+def accumulate_update_sums(stats, layout, delta, weight) -> None:
+    """:func:`accumulate_update` from the squared norms ``(per variable, per gate)`` of
+    the step's weight change and of the weights after it, when the caller has them."""
+    d_unit, w_unit = layout.expand_pair(delta[0], weight[0])
+    stats.add_update(_ratio(tf.concat([d_unit, delta[1]], 0), tf.concat([w_unit, weight[1]], 0)))
 
 
 class GradientStats:

@@ -4,11 +4,14 @@ It records into a :class:`~lstm_widgets.history.History` through the same
 :class:`~lstm_widgets.engine.recorder.Recorder` as the Trainer, so the same panels,
 diagnosis and report work. The gradients are seen from inside the Keras optimizer
 (:mod:`lstm_widgets.engine._keras_patch`); the numbers are accumulated in-graph and read
-once per epoch. Nothing is pulled to the host per batch.
+once per epoch, in one compiled call with the weight measures and the probe, taken on a
+second thread while Keras runs the epoch's validation pass when there is one. Nothing is
+pulled to the host per batch.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 from typing import Any, Callable
 
@@ -17,8 +20,8 @@ import numpy as np
 from ..history import ChangeMarker, EpochRecord, History, RunSettings, marker_label
 from ..scaling import input_stats
 from . import _keras_patch
-from ._tf import keras, tf
-from .instrument import accumulate_step, accumulate_update, weight_norm
+from ._tf import compiled, keras, tf
+from .instrument import accumulate_step, accumulate_update_sums, weight_norm
 from .probes import VariableLayout, make_time_probe
 from .recorder import Recorder
 
@@ -126,6 +129,13 @@ class Monitor(keras.callbacks.Callback):
         self._hook: _keras_patch.Hook | None = None
         self._last_settings: RunSettings | None = None
         self._probe_losses: dict = {}
+        self._epoch_end = None  # compiled: the accumulators, weight measures and probe at once
+        self._epoch_begin = None  # compiled: zero the accumulators and snapshot the weights
+        self._fit_begins = True  # the next epoch is a fit's first
+        self._snapped = False  # the last epoch end took the next epoch's weight snapshot
+        self._in_epoch = False  # between on_epoch_begin and on_epoch_end
+        self._pending: concurrent.futures.Future | None = None  # the epoch's readings, read during validation
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -141,6 +151,7 @@ class Monitor(keras.callbacks.Callback):
 
     # -- Keras hooks ------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        self._end_pool(keep=True)  # readings a fit interrupted during validation left behind
         model = self.model
         if getattr(model, "optimizer", None) is None:
             raise ValueError("The model has no optimizer; call model.compile(optimizer=..., loss=...) first.")
@@ -166,12 +177,34 @@ class Monitor(keras.callbacks.Callback):
             self._hook.resume()  # the step traced with the wrappers is still Keras's train function
         else:
             self.detach()
-            self._hook = _keras_patch.install(model, self._accumulate, self._instrument_failed, self._accumulate_update)
-        self._recorder.reset()
+            self._hook = _keras_patch.install(model, self._accumulate, self._instrument_failed)
+        self._fit_begins = True  # the first epoch zeroes what the accumulators hold (see on_epoch_begin)
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._recorder is not None:
-            self._recorder.begin_epoch()
+        if self._recorder is None:
+            return
+        if self._fit_begins:
+            # Zero what steps outside a recorded epoch left (a fit interrupted mid-epoch,
+            # whose hook was never paused) and snapshot the weights, in one call.
+            self._epoch_begin()
+            self._fit_begins = False
+        elif not self._snapped:
+            self._recorder.tracker.snapshot()
+        self._snapped = False
+        self._in_epoch = True
+        self._recorder.begin_epoch(snapshot=False)
+
+    def on_test_begin(self, logs=None):
+        """Keras's validation pass inside ``fit``: the epoch's steps are done and the
+        weights are final, so the epoch's closing numbers are read now, on a second
+        thread, while the validation pass runs (both only read the weights; the probe
+        then costs next to nothing on a machine with a core to spare). Outside a fit's
+        epoch (a ``model.evaluate`` of your own) this does nothing."""
+        if self._recorder is None or not self._in_epoch or self._pending is not None:
+            return
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lstm_widgets-epoch-end")
+        self._pending = self._pool.submit(self._read_epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._recorder is None:
@@ -186,13 +219,42 @@ class Monitor(keras.callbacks.Callback):
             loss=_as_float(logs.get("loss")),
             val_loss=_as_float(logs.get("val_loss")) if "val_loss" in logs else None,
             expected_steps=(self.params or {}).get("steps"),
+            readings=self._readings(),
         )
         if record.diverged:
             self._fit_status = "diverged"
             if self.stop_on_nan:
                 self.model.stop_training = True
 
+    def _readings(self) -> dict:
+        """The epoch's readings: those taken during validation (on_test_begin), else now."""
+        pending, self._pending = self._pending, None
+        self._in_epoch = False
+        return pending.result() if pending is not None else self._read_epoch()
+
+    def _read_epoch(self) -> dict:
+        """The epoch's accumulators, weight measures and probe arrays in one compiled call,
+        which also snapshots the weights for the next epoch of this fit (nothing trains
+        between one epoch's end and the next one's beginning; a new fit snapshots
+        afresh). One call rather than four: each call to a compiled function costs its
+        own dispatch, a few per cent of a small model's epoch. A probe that fails is left
+        to the recorder, which runs it alone and says why it failed."""
+        r = self._recorder
+        probe_xy = r.probe_xy if r.probe is not None else (None, None)
+        try:
+            out = self._epoch_end(*probe_xy)
+        except Exception:
+            if probe_xy[0] is None:
+                raise
+            out = self._epoch_end(None, None)  # without "probe": the recorder runs it
+        self._snapped = True
+        res = {k: {n: a.numpy() for n, a in v.items()} for k, v in out.items()}
+        res["acc"] = r.stats.unpack(res["acc"])
+        return res
+
     def on_train_end(self, logs=None):
+        self._end_pool(keep=True)
+        self._snapped = False  # between fits the weights may be set: the next fit snapshots
         if self._hook is not None:  # stays installed (a next fit is not retraced), measuring nothing
             self._hook.pause()
         if self._recorder is not None:
@@ -221,6 +283,7 @@ class Monitor(keras.callbacks.Callback):
         self._recorder = Recorder(self.history, layout, probe, probe_xy, errors=self.subscriber_errors)
         for fn in self._subs:
             self._recorder.on_record.add(fn)
+        self._epoch_begin, self._epoch_end = _epoch_calls(self._recorder)
         if self._probe_xy is not None:
             self._recorder.input_stats = input_stats(self._probe_xy[0])
         if probe is not None and self._probe_losses:
@@ -254,27 +317,43 @@ class Monitor(keras.callbacks.Callback):
     def _instrument_failed(self, exc: Exception) -> None:
         self._recorder.add_note(f"Gradient statistics are unavailable for this model: {exc}")
 
+    def _end_pool(self, keep: bool = False) -> None:
+        """Wait for readings still being taken (a fit stopped during validation) and,
+        unless ``keep``, let the reading thread go (it idles between fits otherwise)."""
+        pending, self._pending = self._pending, None
+        self._in_epoch = False
+        if pending is not None:
+            concurrent.futures.wait([pending])
+        if self._pool is not None and not keep:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=True)
+
     def detach(self) -> None:
         """Take the Monitor's wrappers off the model's optimizer; the next ``fit`` traces
         Keras's plain step again. Between fits the wrappers measure nothing (a paused
         flag in the compiled step), so detaching is needed only to get Keras's own
         train function back; training with this Monitor again re-attaches it."""
+        self._end_pool()
         if self._hook is not None:
             hook, self._hook = self._hook, None
             hook.restore()
 
-    def _accumulate(self, opt, grads, clipped, variables) -> None:
-        """In-graph (called while the train function is traced): add one step's numbers."""
+    def _accumulate(self, opt, grads, clipped, variables, applied) -> None:
+        """In-graph (called while the train function is traced): add one step's numbers,
+        the gradients before and after Keras's clipping and, with ``applied = (before,
+        after)``, the update the optimizer applied (a variable it did not touch moved by
+        nothing)."""
         layout = self._recorder.layout
+        n = layout.n_vars
         index = {id(v): i for i, v in enumerate(layout.variables)}
         if variables is None or len(variables) != len(grads):
-            if len(grads) != layout.n_vars:
+            if len(grads) != n:
                 raise RuntimeError("cannot tell which variable each gradient belongs to")
-            positions = list(range(layout.n_vars))
+            positions = list(range(n))
         else:
             positions = [index.get(id(v), -1) for v in variables]
-        pre: list = [None] * layout.n_vars
-        post: list = [None] * layout.n_vars
+        pre: list = [None] * n
+        post: list = [None] * n
         for pos, g, c in zip(positions, grads, clipped):
             if pos < 0 or g is None:
                 continue
@@ -283,36 +362,36 @@ class Monitor(keras.callbacks.Callback):
         for i, v in enumerate(layout.variables):
             if pre[i] is None:  # no gradient reached this variable this step
                 pre[i] = post[i] = tf.zeros(v.shape, tf.float32)
-        sums = layout.sums(pre)
-        var_sq = sums[0]
         mode, t = _keras_patch.clip_mode(opt)
-        n = layout.n_vars
+        groups = [pre] if mode == "none" else [pre, post]  # unclipped: post is pre
+        if applied is not None:
+            b: list = [None] * n
+            a: list = [None] * n
+            for v, x0, x1 in zip(variables, *applied):
+                i = index.get(id(v), -1)
+                if i >= 0:
+                    b[i], a[i] = tf.cast(x0, tf.float32), tf.cast(x1, tf.float32)
+            for i, v in enumerate(layout.variables):
+                if a[i] is None:
+                    a[i] = b[i] = tf.cast(tf.convert_to_tensor(v), tf.float32)
+            groups += [[x1 - x0 for x0, x1 in zip(b, a)], a]
+        # All squared norms of the step in one pass: a few ops per variable, not per tensor.
+        var_sq, gate_sq = layout.sums_stacked(groups)
+        pre_sums = (var_sq[0], gate_sq[0])
+        post_sums = pre_sums if mode == "none" else (var_sq[1], gate_sq[1])
         if mode == "clipnorm":  # Keras: g * t / max(||g||, t) changes g when ||g|| > t
-            flags = var_sq > t * t
+            flags = pre_sums[0] > t * t
         elif mode == "global_clipnorm":
-            flags = tf.fill([n], tf.reduce_sum(var_sq) > t * t)
+            flags = tf.fill([n], tf.reduce_sum(pre_sums[0]) > t * t)
         elif mode == "clipvalue":
             flags = tf.stack([tf.reduce_max(tf.abs(g)) > t for g in pre])
         else:
             flags = tf.zeros([n], tf.bool)
-            post = pre
-        accumulate_step(self._recorder.stats, layout, pre, post, flags, tf.constant(0.0), tf.constant(0.0), sums)
-
-    def _accumulate_update(self, variables, before, after) -> None:
-        """In-graph: add the update the optimizer applied this step (per layout position;
-        a variable the optimizer did not touch moved by nothing)."""
-        layout = self._recorder.layout
-        index = {id(v): i for i, v in enumerate(layout.variables)}
-        b = [None] * layout.n_vars
-        a = [None] * layout.n_vars
-        for v, x0, x1 in zip(variables, before, after):
-            i = index.get(id(v), -1)
-            if i >= 0:
-                b[i], a[i] = tf.cast(x0, tf.float32), tf.cast(x1, tf.float32)
-        for i, v in enumerate(layout.variables):
-            if a[i] is None:
-                a[i] = b[i] = tf.cast(tf.convert_to_tensor(v), tf.float32)
-        accumulate_update(self._recorder.stats, layout, b, a)
+        stats = self._recorder.stats
+        accumulate_step(stats, layout, pre, post, flags, tf.constant(0.0), tf.constant(0.0), pre_sums, post_sums)
+        if applied is not None:
+            k = len(groups)
+            accumulate_update_sums(stats, layout, (var_sq[k - 2], gate_sq[k - 2]), (var_sq[k - 1], gate_sq[k - 1]))
 
     def _mark_changes(self, new: RunSettings) -> None:
         old = self._last_settings
@@ -348,6 +427,29 @@ class Monitor(keras.callbacks.Callback):
 
     def __repr__(self) -> str:
         return f"<lstm_widgets.Monitor: run {self._run_id}, {self._epoch} epochs recorded>"
+
+
+def _epoch_calls(recorder: Recorder):
+    """The Monitor's two compiled calls around an epoch: ``begin()`` zeroes the
+    accumulators and snapshots the weights; ``end(probe_x, probe_y)`` reads and zeroes
+    the accumulators, measures the weights against the snapshot, runs the probe (unless
+    its inputs are None) and then snapshots the weights for the next epoch."""
+    stats, tracker, probe = recorder.stats, recorder.tracker, recorder.probe
+
+    @compiled
+    def begin():
+        stats.read_and_reset_in_graph()
+        tracker.snapshot_in_graph()
+
+    @compiled
+    def end(probe_x, probe_y):
+        out = {"acc": stats.read_and_reset_in_graph(), "weights": tracker.measure_in_graph()}
+        if probe_x is not None and probe is not None:
+            out["probe"] = probe.fn(probe_x, probe_y)
+        tracker.snapshot_in_graph()  # after the measures: TensorFlow keeps each variable's reads and writes in order
+        return out
+
+    return begin, end
 
 
 def check_probe_fits(probe_xy, model) -> None:

@@ -104,6 +104,33 @@ class VariableLayout:
         squares = [tf.square(tf.cast(t, tf.float32)) for t in tensors]
         return tf.stack([tf.reduce_sum(s) for s in squares]), self.gate_sq(squares)
 
+    def sums_stacked(self, groups: list[list]) -> tuple[tf.Tensor, tf.Tensor]:
+        """In-graph: :meth:`sums` of several tensors per variable at once (e.g. the
+        gradient before and after clipping, the step's weight change and the weights):
+        ``(k x variables, k x gate values)`` for ``k`` groups of one tensor per variable.
+
+        The k tensors of a variable are stacked and reduced together: a handful of ops per
+        variable instead of a handful per tensor. On a small model the op count, not the
+        arithmetic, is what a step's statistics cost."""
+        k = len(groups)
+        stacked = [tf.square(tf.stack([tf.cast(g[i], tf.float32) for g in groups])) for i in range(self.n_vars)]
+        var_sq = tf.stack([tf.reduce_sum(tf.reshape(s, [k, -1]), axis=1) for s in stacked], axis=1)
+        if not self.gated:
+            return var_sq, tf.zeros([k, 0], tf.float32)
+        gate_sq = tf.concat(
+            [
+                tf.reduce_sum(tf.reshape(stacked[g.index], [k, -1, len(g.gates), int(self.variables[g.index].shape[-1]) // len(g.gates)]), axis=[1, 3])
+                for g in self.gated
+            ],
+            axis=1,
+        )
+        return var_sq, gate_sq
+
+    def expand_rows(self, var_sq: tf.Tensor) -> tf.Tensor:
+        """:meth:`expand` of each row of a k x variables matrix (one matmul for all)."""
+        layer_sq = tf.matmul(var_sq, tf.constant(self.membership), transpose_b=True)
+        return tf.concat([var_sq, layer_sq, tf.reduce_sum(var_sq, axis=1, keepdims=True)], axis=1)
+
     def expand(self, var_sq: tf.Tensor) -> tf.Tensor:
         """Squared norms per variable -> squared norms per unit (variables, layers, global)."""
         layer_sq = tf.linalg.matvec(tf.constant(self.membership), var_sq)
@@ -161,7 +188,6 @@ class WeightTracker:
             for i, v in enumerate(layout.variables)
         ]
 
-        @compiled
         def snapshot():
             for s, v in zip(self.start, layout.variables):
                 s.assign(v)
@@ -178,8 +204,10 @@ class WeightTracker:
                 "gate_weight": tf.sqrt(layout.gate_sq(w_sq)),
             }
 
-        self.snapshot = snapshot
-        #: In-graph: the measures as tensors (for a compiled epoch end, engine/bench.py).
+        self.snapshot = compiled(snapshot)
+        #: In-graph: the snapshot and the measures as tensors (for a compiled epoch end,
+        #: engine/bench.py and the Monitor's).
+        self.snapshot_in_graph = snapshot
         self.measure_in_graph = measure
         self._measure = compiled(measure)
 

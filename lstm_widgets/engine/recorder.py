@@ -145,9 +145,13 @@ class Recorder:
         """Drop whatever the accumulators hold (steps taken outside a recorded epoch)."""
         self.stats.read_and_reset()
 
-    def begin_epoch(self) -> None:
-        """Snapshot the weights (for the epoch's weight change) and start the clock."""
-        if self.instruments:
+    def begin_epoch(self, snapshot: bool = True) -> None:
+        """Snapshot the weights (for the epoch's weight change) and start the clock.
+
+        Args:
+            snapshot: False when the owner took the snapshot already (the Monitor's
+                compiled epoch calls). Defaults to True."""
+        if self.instruments and snapshot:
             self.tracker.snapshot()
         self._t0 = time.perf_counter()
 
