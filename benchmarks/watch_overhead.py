@@ -16,7 +16,7 @@ cancels the drift between rounds) with a 95% bootstrap interval and the interqua
 range, the ratio of the medians beside it, and, on its last line, the median ratio
 fit + watch() / plain fit (target: at most 1.05).
 
-    python benchmarks/watch_overhead.py [--rounds 60]
+    python benchmarks/watch_overhead.py [--rounds 120]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class Side:
 
 def main(argv=None) -> float:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=60, help="rounds of one epoch per side, in turn")
+    p.add_argument("--rounds", type=int, default=120, help="rounds of one epoch per side, in turn")
     args = p.parse_args(argv)
 
     data = make_data()
