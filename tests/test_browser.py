@@ -136,6 +136,8 @@ def test_lab_in_a_real_browser(lab_notebook):
         shares = [t for t in panel_svg_texts(page, "lw-panel-grad") if t.endswith("%")]
         assert shares == ["0%", "50%", "100%"]  # the clipped-share axis, without padding ticks
         assert page.locator(".lw-diagnosis .lw-finding").count() >= 1
+        # judged as measured: the probe batch's loss against the probe batch's mean
+        assert page.locator(".lw-diagnosis:has-text('Best probe-batch loss')").count() == 1
         # every finding whole: nothing scrolled away or clipped, the "Fix:" line included
         clipped = page.evaluate(
             "() => [...document.querySelectorAll('.lw-diagnosis, .lw-diagnosis *')]"
@@ -327,3 +329,48 @@ def test_a_sweep_fills_in_live_and_opens_a_run_in_a_lab(tmp_path):
     while set(_worker_processes()) - before and time.monotonic() < end:
         time.sleep(1)
     assert not set(_worker_processes()) - before
+
+
+WATCH_CELLS = [
+    "import keras, lstm_widgets\n"
+    "from lstm_widgets import load_dataset\n"
+    "keras.utils.set_random_seed(0)\n"
+    "d = load_dataset('sine', n_samples=256, seq_len=16)\n"
+    "model = keras.Sequential([keras.Input(d.X_train.shape[1:]), keras.layers.LSTM(8), keras.layers.Dense(1)])\n"
+    "model.compile(optimizer=keras.optimizers.Adam(1e-2, clipnorm=1.0), loss='mse')\n"
+    "monitor = lstm_widgets.watch(model, probe=(d.X_val[:32], d.y_val[:32]))",
+    "model.fit(d.X_train, d.y_train, validation_data=(d.X_val, d.y_val), epochs=8, batch_size=32,\n"
+    "          callbacks=[monitor], verbose=0)\n"
+    "model.fit(d.X_train, d.y_train, validation_data=(d.X_val, d.y_val), epochs=2, batch_size=32,\n"
+    "          callbacks=[monitor], verbose=0)",
+    # What the kernel recorded, printed for the page to read: every epoch has its probe
+    # (read on the second thread during validation) and its measured per-step update.
+    "rs = monitor.history.records\n"
+    "print('recorded', len(rs), 'with probe', sum(len(r.grad_through_time) == 16 for r in rs),\n"
+    "      'with update', sum(r.value('step_ratio_mean') > 0 for r in rs), 'errors', len(monitor.subscriber_errors))",
+]
+
+
+def test_watch_on_your_own_fit_fills_its_panels_in_jupyterlab(tmp_path):
+    """A practitioner's own model and model.fit with validation data, watched in a real
+    JupyterLab: the live view says where the run is, draws every epoch, shows the
+    diagnosis, and the kernel recorded the probe and the update of every epoch of both fits."""
+    (tmp_path / "watch.ipynb").write_text(json.dumps(notebook(WATCH_CELLS)))
+    with jupyterlab(tmp_path) as url, browser_page() as page:
+        console = Console(page)
+        open_and_run_all(page, url, "watch.ipynb")
+        page.wait_for_selector("text=recorded 10 with probe", timeout=300_000)
+        assert page.locator("text=recorded 10 with probe 10 with update 10 errors 0").count() == 1
+        status_text = page.text_content(".lw-monitor-status") or ""
+        assert "epoch 10" in status_text and "Adam" in status_text and "clipnorm=1" in status_text, status_text
+        assert line_points(page, "lw-panel-loss") == 10  # one point per epoch, both fits in one run
+        assert page.locator(".lw-panel-time path.line").count() >= 1  # the gradient through time is drawn
+        assert page.locator(".lw-diagnosis .lw-finding").count() >= 1
+        # judged as measured: the probe batch's loss against the probe batch's mean
+        assert page.locator(".lw-diagnosis:has-text('Best probe-batch loss')").count() == 1
+        assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] .jp-RenderedText:has-text('Traceback')").count() == 0
+        page.locator(".lw-monitor").first.scroll_into_view_if_needed()
+        screenshot(page, "watch-in-jupyterlab")
+        page.locator(".lw-diagnosis").first.scroll_into_view_if_needed()
+        screenshot(page, "watch-in-jupyterlab-diagnosis")
+        assert not console.widget_errors(), console.widget_errors()

@@ -280,6 +280,13 @@ def test_healthy_says_what_it_was_judged_against():
     f = next(f for f in diagnose(run(val_loss=0.1, baseline=1.0, persistence=0.2)) if f.code == "healthy")
     assert "Best validation loss 0.1: 0.1x that of always predicting the mean, 0.5x that of repeating the last value." \
         in f.evidence
+    # watch() judges the probe batch's loss against the probe batch's mean: it says so,
+    # even when the run has validation losses too (they are not what was compared)
+    h = run(val_loss=0.3, baseline=1.0)
+    for r in h.records:
+        r.baseline_split, r.probe_loss = "probe", 0.2
+    f = next(f for f in diagnose(h) if f.code == "healthy")
+    assert "Best probe-batch loss 0.2: 0.2x that of always predicting the mean." in f.evidence
     f = next(f for f in diagnose(run()) if f.code == "healthy")  # no baseline recorded: nothing claimed
     assert not any("predicting the mean" in line for line in f.evidence)
 

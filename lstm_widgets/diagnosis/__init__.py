@@ -54,8 +54,7 @@ def _healthy(ctx: Context) -> Finding:
     if finite(g):
         evidence.append(f"Mean gradient norm {fmt(g)} in epoch {window[-1].epoch}; nothing non-finite.")
     if finite(ctx.vs_mean):  # what it was judged against: the loss of no learning
-        split = "validation" if window[-1].baseline_split == "val" else "training"
-        line = f"Best {split} loss {fmt(ctx.judged_best)}: {ctx.vs_mean:.2g}x that of always predicting the mean"
+        line = f"Best {ctx.split_name} loss {fmt(ctx.judged_best)}: {ctx.vs_mean:.2g}x that of always predicting the mean"
         if finite(ctx.vs_persistence):
             line += f", {ctx.vs_persistence:.2g}x that of repeating the last value"
         evidence.append(line + ".")

@@ -25,6 +25,9 @@ from . import stats
 from . import thresholds as T
 from .finding import epochs_text
 
+#: Where the baselines were measured, in words (EpochRecord.baseline_split).
+_SPLIT_NAMES = {"val": "validation", "train": "training", "probe": "probe-batch"}
+
 __all__ = ["Context", "settings_in_force", "judged_window", "since_change"]
 
 
@@ -161,6 +164,12 @@ class Context:
         """Where the baselines were measured ("val", "train", "probe"), "" when unknown."""
         recs = self.finite_window or self.window
         return recs[-1].baseline_split if recs and recs[-1].baseline_loss is not None else ""
+
+    @property
+    def split_name(self) -> str:
+        """:attr:`baseline_split` in words, for a sentence: "validation", "training" or
+        "probe-batch" (``watch()`` judges the loss on the probe batch it is given)."""
+        return _SPLIT_NAMES.get(self.baseline_split, self.baseline_split)
 
     def judged_loss(self, r: EpochRecord) -> float:
         """The loss of ``r`` that is comparable with its baselines (validation, training or

@@ -9,9 +9,6 @@ from ..stats import finite, median, step_ratio, time_profile
 
 CODE = "not_learning"
 
-_SPLIT = {"val": "validation", "train": "training", "probe": "probe-batch"}
-
-
 def _pointers(ctx) -> list[str]:
     """What the other measures say about why (evidence lines)."""
     out = []
@@ -44,7 +41,7 @@ def check(ctx) -> list[Finding]:
     if ctx.vs_mean < T.NOT_LEARNING_SHARE:
         return []
     worse = ctx.vs_mean >= T.WORSE_THAN_MEAN
-    split = _SPLIT.get(ctx.baseline_split, ctx.baseline_split)
+    split = ctx.split_name
     base = recs[-1].baseline_loss
     evidence = [
         f"Best {split} loss over {epochs_text(recs)}: {fmt(ctx.judged_best)}; always predicting the training "
