@@ -9,6 +9,7 @@ from ..stats import finite, median, step_ratio, time_profile
 
 CODE = "not_learning"
 
+
 def _pointers(ctx) -> list[str]:
     """What the other measures say about why (evidence lines)."""
     out = []
