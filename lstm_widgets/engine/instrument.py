@@ -24,9 +24,8 @@ __all__ = [
     "clip_gradients",
     "clip_with_sums",
     "GradientStats",
-    "accumulate_step",
-    "accumulate_update",
-    "accumulate_update_sums",
+    "accumulate",
+    "add_loss",
     "make_train_step",
 ]
 
@@ -123,43 +122,14 @@ def finite_or_inf(x):
     return tf.where(tf.math.is_finite(x), x, tf.fill(tf.shape(x), np.float32(np.inf)))
 
 
-def _ratio(delta_sq, weight_sq):
-    """sqrt(delta_sq) / sqrt(weight_sq), 0 where nothing moved, +inf where a zero weight moved."""
-    d, w = tf.sqrt(delta_sq), tf.sqrt(weight_sq)
-    return tf.where(w > 0, d / tf.where(w > 0, w, tf.ones_like(w)), tf.where(d > 0, np.float32(np.inf), 0.0))
-
-
-def accumulate_update(stats, layout, before, after) -> None:
-    """In-graph: add the update one step really applied, ||W_after - W_before|| / ||W_after||,
-    per variable, layer, "global" and gate, to ``stats``.
-
-    Shared by :func:`make_train_step` and by the optimizer hook behind ``watch()``: both
-    read every trainable variable before and after the optimizer's apply.
-
-    Args:
-        stats: The GradientStats to add to.
-        layout: The VariableLayout the values follow.
-        before, after: The variables' values before and after the step, one tensor each.
-    """
-    d_var, d_gate = layout.sums([a - b for a, b in zip(after, before)])
-    w_var, w_gate = layout.sums(after)
-    accumulate_update_sums(stats, layout, (d_var, d_gate), (w_var, w_gate))
-
-
-def accumulate_update_sums(stats, layout, delta, weight) -> None:
-    """:func:`accumulate_update` from the squared norms ``(per variable, per gate)`` of
-    the step's weight change and of the weights after it, when the caller has them."""
-    d_unit, w_unit = layout.expand_pair(delta[0], weight[0])
-    stats.add_update(_ratio(tf.concat([d_unit, delta[1]], 0), tf.concat([w_unit, weight[1]], 0)))
-
-
 class GradientStats:
     """Accumulators for one epoch's gradient statistics, kept on the device.
 
-    The numbers of a step go into a few packed vectors (one ``assign_add`` or running
-    maximum for all units and gates at once) rather than a variable per field: on a small
-    model a step's statistics are dozens of tiny ops, and their count, not their
-    arithmetic, is the cost. :meth:`read_and_reset` unpacks them into named fields:
+    A step's numbers go into two packed vectors, one running sum and one running maximum
+    for every unit, gate and count at once (plus the epoch's first gradient norms), rather
+    than a variable per field: on a small model a step's statistics are dozens of tiny ops,
+    and their count, not their arithmetic, is the cost. :meth:`read_and_reset` unpacks them
+    into named fields:
 
     * per unit (variables, layers, "global"): ``pre_sum``, ``pre_max``, ``pre_first``,
       ``post_sum``, ``post_max``, ``clipped``, ``upd_sum``, ``upd_max``;
@@ -172,15 +142,16 @@ class GradientStats:
         self.layout = layout
         u, g, v = layout.n_units, layout.n_gate_values, layout.n_vars
         mk = lambda n, name: tf.Variable(tf.zeros([n]), trainable=False, name=name)  # noqa: E731
-        #: norms: [pre per unit | pre per gate | post per unit | post per gate]
-        self._norms = [("pre", u), ("gate_pre", g), ("post", u), ("gate_post", g)]
+        #: sum: [norms: pre per unit | pre per gate | post per unit | post per gate
+        #:       | clipped (u) | nonfinite (v) | applied update per unit, then per gate
+        #:       | loss x samples, samples, steps];
+        #: max: [the norms | the applied update]
+        self._n_norms = 2 * (u + g)
+        self._n_sum = self._n_norms + u + v + (u + g) + 3
         self.acc = {
-            "grad_sum": mk(2 * (u + g) + u + v, "grad_sum"),  # norms, clipped (u), nonfinite (v)
-            "grad_max": mk(2 * (u + g), "grad_max"),
-            "upd_sum": mk(u + g, "upd_sum"),  # applied update per unit, then per gate
-            "upd_max": mk(u + g, "upd_max"),
+            "sum": mk(self._n_sum, "stats_sum"),
+            "max": mk(self._n_norms + u + g, "stats_max"),
             "pre_first": mk(u, "pre_first"),
-            "count": mk(3, "count"),  # loss x samples, samples, steps
         }
 
         @compiled
@@ -198,45 +169,31 @@ class GradientStats:
                 a.assign(tf.zeros_like(a))
         return out
 
-    def update(self, pre_sq, post_sq, gate_pre_sq, gate_post_sq, clipped, nonfinite, loss, batch):
-        """In-graph: add one step's squared norms (per unit and per gate, pre- and
-        post-clip), clipping flags per unit, non-finite counts per variable, and loss.
-        Max fields treat a non-finite norm as +inf."""
+    def add(self, sums, maxima, pre_units) -> None:
+        """In-graph: add one step's packed vectors (the layouts of ``acc["sum"]`` and
+        ``acc["max"]``, see :func:`accumulate`) and keep the epoch's first pre-clip norms."""
         a = self.acc
-        norms = tf.sqrt(tf.concat([pre_sq, gate_pre_sq, post_sq, gate_post_sq], axis=0))
-        a["grad_sum"].assign_add(tf.concat([norms, clipped, nonfinite], axis=0))
-        a["grad_max"].assign(tf.maximum(a["grad_max"], finite_or_inf(norms)))
-        # the epoch's first step: where the gradient started
-        a["pre_first"].assign(tf.where(a["count"][2] > 0, a["pre_first"], norms[: self.layout.n_units]))
-        self.add_loss(loss, batch)
-
-    def add_loss(self, loss, batch) -> None:
-        """In-graph: add one step's loss (weighted by its samples) and count the step."""
-        loss = tf.reshape(tf.cast(loss, tf.float32), [])
-        batch = tf.reshape(tf.cast(batch, tf.float32), [])
-        self.acc["count"].assign_add(tf.stack([loss * batch, batch, 1.0]))
-
-    def add_update(self, ratio) -> None:
-        """In-graph: add one step's applied update ||ΔW_step|| / ||W||, per unit then per gate."""
-        a = self.acc
-        a["upd_sum"].assign_add(ratio)
-        a["upd_max"].assign(tf.maximum(a["upd_max"], finite_or_inf(ratio)))
+        first = a["sum"][-1] > 0  # steps so far: read before this step's count is added
+        a["pre_first"].assign(tf.where(first, a["pre_first"], pre_units))
+        a["sum"].assign_add(sums)
+        a["max"].assign(tf.maximum(a["max"], finite_or_inf(maxima)))
 
     def unpack(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The named fields (see the class doc) of the packed accumulators' values."""
-        u, g = self.layout.n_units, self.layout.n_gate_values
+        u, g, v = self.layout.n_units, self.layout.n_gate_values, self.layout.n_vars
         out: dict[str, np.ndarray] = {}
         pos = 0
-        for name, n in self._norms:
-            out[f"{name}_sum"] = raw["grad_sum"][pos : pos + n]
-            out[f"{name}_max"] = raw["grad_max"][pos : pos + n]
+        for name, n in (("pre", u), ("gate_pre", g), ("post", u), ("gate_post", g)):
+            out[f"{name}_sum"] = raw["sum"][pos : pos + n]
+            out[f"{name}_max"] = raw["max"][pos : pos + n]
             pos += n
-        out["clipped"] = raw["grad_sum"][pos : pos + u]
-        out["nonfinite"] = raw["grad_sum"][pos + u :]
-        out["upd_sum"], out["gate_upd_sum"] = raw["upd_sum"][:u], raw["upd_sum"][u : u + g]
-        out["upd_max"], out["gate_upd_max"] = raw["upd_max"][:u], raw["upd_max"][u : u + g]
+        sums, maxima = raw["sum"][pos:], raw["max"][pos:]
+        out["clipped"], out["nonfinite"] = sums[:u], sums[u : u + v]
+        upd = sums[u + v : u + v + u + g]
+        out["upd_sum"], out["gate_upd_sum"] = upd[:u], upd[u:]
+        out["upd_max"], out["gate_upd_max"] = maxima[:u], maxima[u : u + g]
         out["pre_first"] = raw["pre_first"]
-        out["loss_sum"], out["samples"], out["steps"] = (raw["count"][i : i + 1] for i in range(3))
+        out["loss_sum"], out["samples"], out["steps"] = (sums[-3 + i : len(sums) - 2 + i] for i in range(3))
         return out
 
     def read_and_reset(self) -> dict[str, np.ndarray]:
@@ -244,26 +201,35 @@ class GradientStats:
         return self.unpack({k: v.numpy() for k, v in self._read_and_reset().items()})
 
 
-def accumulate_step(stats, layout, grads, clipped, flags, loss, batch, pre=None, post=None) -> None:
-    """In-graph: add one step's pre- and post-clip numbers to ``stats``.
+def accumulate(stats, layout, var_sq, gate_sq, grads, flags, loss, batch) -> None:
+    """In-graph: add one step's numbers to ``stats``, all of them in a few packed ops.
 
     Shared by :func:`make_train_step` and by the optimizer hook behind ``watch()``, which
-    calls it from inside a Keras optimizer's own clipping.
+    both read every trainable variable before and after the optimizer's apply.
 
     Args:
         stats: The GradientStats to add to.
-        layout: The VariableLayout the gradients follow (one per variable, in order).
-        grads: Pre-clip gradient tensors.
-        clipped: Post-clip gradient tensors.
+        layout: The VariableLayout the values follow (one per variable, in order).
+        var_sq, gate_sq: Squared norms, ``(rows x variables)`` and ``(rows x gate
+            values)`` (:meth:`VariableLayout.sums_stacked`), rows: the pre-clip gradient,
+            the post-clip gradient and, when the caller saw the step's apply, the step's
+            weight change and the weights after it (the update ||ΔW_step|| / ||W||; a
+            step without them adds no update).
+        grads: The pre-clip gradient tensors (non-finite elements are counted in them
+            only when a squared norm is not finite).
         flags: bool per variable: did clipping change its gradient this step.
         loss: The step's loss (0 when unknown).
         batch: The step's samples, float32 (0 when unknown).
-        pre, post: ``(var_sq, gate_sq)`` of the pre- and post-clip gradients when the
-            caller has them already (:meth:`VariableLayout.sums`, :func:`clip_with_sums`).
-            Defaults to None: computed here.
     """
-    var_sq, gate_sq = pre if pre is not None else layout.sums(grads)
-    post_var_sq, post_gate_sq = post if post is not None else layout.sums(clipped)
+    u, g = layout.n_units, layout.n_gate_values
+    rows = tf.concat([layout.expand_rows(var_sq), gate_sq], axis=1)  # rows x (units + gates)
+    norms = tf.sqrt(rows)
+    grad_norms = tf.reshape(norms[:2], [-1])  # pre (units, gates), then post
+    if var_sq.shape[0] == 4:  # ||ΔW|| / ||W||: 0 where nothing moved, +inf where a zero weight moved
+        d, w = norms[2], norms[3]
+        ratio = tf.where(w > 0, d / tf.where(w > 0, w, 1.0), tf.where(d > 0, np.float32(np.inf), 0.0))
+    else:
+        ratio = tf.zeros([u + g], tf.float32)
     flags_f = tf.cast(flags, tf.float32)
     unit_flags = tf.concat(
         [
@@ -276,23 +242,28 @@ def accumulate_step(stats, layout, grads, clipped, flags, loss, batch, pre=None,
     # Counting non-finite elements touches every element again; a finite squared norm
     # proves there are none, so count only when one is not finite.
     nonfinite = tf.cond(
-        tf.reduce_all(tf.math.is_finite(var_sq)),
+        tf.reduce_all(tf.math.is_finite(var_sq[0])),
         lambda: tf.zeros([layout.n_vars], tf.float32),
         lambda: tf.stack(
-            [tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(g)), tf.float32)) for g in grads]
+            [tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(t)), tf.float32)) for t in grads]
         ),
     )
-    pre_unit, post_unit = layout.expand_pair(var_sq, post_var_sq)
-    stats.update(
-        pre_unit,
-        post_unit,
-        gate_sq,
-        post_gate_sq,
-        unit_flags,
-        nonfinite,
-        loss,
-        batch,
+    loss = tf.reshape(tf.cast(loss, tf.float32), [])
+    batch = tf.reshape(tf.cast(batch, tf.float32), [])
+    counts = tf.stack([loss * batch, batch, 1.0])
+    stats.add(
+        tf.concat([grad_norms, unit_flags, nonfinite, ratio, counts], axis=0),
+        tf.concat([grad_norms, ratio], axis=0),
+        norms[0, :u],
     )
+
+
+def add_loss(stats, loss, batch) -> None:
+    """In-graph: add only one step's loss (weighted by its samples) and count the step."""
+    loss = tf.reshape(tf.cast(loss, tf.float32), [])
+    batch = tf.reshape(tf.cast(batch, tf.float32), [])
+    n = stats.acc["sum"].shape[0]
+    stats.acc["sum"].assign_add(tf.concat([tf.zeros([n - 3]), tf.stack([loss * batch, batch, 1.0])], 0))
 
 
 def make_train_step(model, optimizer, loss_fn, layout, stats, X, Y, clip_mode, clip_threshold,
@@ -319,13 +290,16 @@ def make_train_step(model, optimizer, loss_fn, layout, stats, X, Y, clip_mode, c
             var_sq = tf.stack([tf.reduce_sum(tf.square(g)) for g in grads])
             clipped, _ = clip_gradients(grads, var_sq, clip_mode, clip_threshold)
             optimizer.apply(clipped, tvars)
-            stats.add_loss(loss, tf.cast(tf.shape(idx)[0], tf.float32))
+            add_loss(stats, loss, tf.cast(tf.shape(idx)[0], tf.float32))
             return
         pre = layout.sums(grads)
         clipped, flags, post = clip_with_sums(grads, pre, layout, clip_mode, clip_threshold)
         before = [tf.identity(v) for v in tvars]
         optimizer.apply(clipped, tvars)
-        accumulate_update(stats, layout, before, [tf.identity(v) for v in tvars])
-        accumulate_step(stats, layout, grads, clipped, flags, loss, tf.cast(tf.shape(idx)[0], tf.float32), pre, post)
+        after = [tf.identity(v) for v in tvars]
+        var_sq, gate_sq = layout.sums_stacked([[a - b for a, b in zip(after, before)], after])
+        accumulate(stats, layout, tf.concat([tf.stack([pre[0], post[0]]), var_sq], 0),
+                   tf.concat([tf.stack([pre[1], post[1]]), gate_sq], 0), grads, flags, loss,
+                   tf.cast(tf.shape(idx)[0], tf.float32))
 
     return step

@@ -21,7 +21,7 @@ from ..history import ChangeMarker, EpochRecord, History, RunSettings, marker_la
 from ..scaling import input_stats
 from . import _keras_patch
 from ._tf import compiled, keras, tf
-from .instrument import accumulate_step, accumulate_update_sums, weight_norm
+from .instrument import accumulate, weight_norm
 from .probes import VariableLayout, make_time_probe
 from .recorder import Recorder
 
@@ -377,21 +377,18 @@ class Monitor(keras.callbacks.Callback):
             groups += [[x1 - x0 for x0, x1 in zip(b, a)], a]
         # All squared norms of the step in one pass: a few ops per variable, not per tensor.
         var_sq, gate_sq = layout.sums_stacked(groups)
-        pre_sums = (var_sq[0], gate_sq[0])
-        post_sums = pre_sums if mode == "none" else (var_sq[1], gate_sq[1])
+        if mode == "none":  # the post-clip row is the pre-clip one
+            var_sq = tf.concat([var_sq[:1], var_sq], 0)
+            gate_sq = tf.concat([gate_sq[:1], gate_sq], 0)
         if mode == "clipnorm":  # Keras: g * t / max(||g||, t) changes g when ||g|| > t
-            flags = pre_sums[0] > t * t
+            flags = var_sq[0] > t * t
         elif mode == "global_clipnorm":
-            flags = tf.fill([n], tf.reduce_sum(pre_sums[0]) > t * t)
+            flags = tf.fill([n], tf.reduce_sum(var_sq[0]) > t * t)
         elif mode == "clipvalue":
             flags = tf.stack([tf.reduce_max(tf.abs(g)) > t for g in pre])
         else:
             flags = tf.zeros([n], tf.bool)
-        stats = self._recorder.stats
-        accumulate_step(stats, layout, pre, post, flags, tf.constant(0.0), tf.constant(0.0), pre_sums, post_sums)
-        if applied is not None:
-            k = len(groups)
-            accumulate_update_sums(stats, layout, (var_sq[k - 2], gate_sq[k - 2]), (var_sq[k - 1], gate_sq[k - 1]))
+        accumulate(self._recorder.stats, layout, var_sq, gate_sq, pre, flags, tf.constant(0.0), tf.constant(0.0))
 
     def _mark_changes(self, new: RunSettings) -> None:
         old = self._last_settings
