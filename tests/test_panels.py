@@ -4,6 +4,7 @@ bounded bytes, every series drawable."""
 from __future__ import annotations
 
 import importlib.util
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -145,3 +146,27 @@ def test_log_axis_labels_never_come_closer_than_their_height():
             assert all(g >= MIN_TICK_GAP_PX - 1e-6 for g in gaps), (lo, hi, px, ticks)
     assert log_ticks(0.1, 1.0, 200) == pytest.approx([0.1, 0.2, 0.5, 1.0])  # room for 1, 2, 5
     assert log_ticks(1e-4, 1.0, 60) == pytest.approx([1e-4, 1e-2, 1.0])  # a short figure: every 2nd decade
+
+
+def test_the_threshold_label_stays_inside_the_plot_when_the_line_runs_along_its_top(trained):
+    """Above the line, the label of a threshold at the top of the range would be drawn
+    into the title's margin and cut off: there it goes below the line."""
+    from lstm_widgets.ui.panels import GradientPanel
+
+    def panel_with(threshold):
+        h = History()
+        h.structure = trained.history.structure
+        h.begin_run(1, RunSettings())
+        for r in trained.history.run():
+            h.append(replace(r, settings=r.settings.replace(clipping="clipnorm", clip_threshold=threshold)))
+        panel = GradientPanel()
+        panel.update(h)
+        return panel
+
+    grads = [v for r in trained.history.run() for v in r.units["grad_pre_mean"].values() if v > 0]
+    top = 10.0 ** math.ceil(math.log10(max(grads)))  # a whole decade: the top of the y range
+    panel = panel_with(top)
+    assert panel.y_scale.max == pytest.approx(top)
+    assert panel.threshold_label.visible and panel.threshold_label.y_offset > 0  # below the line
+    low = panel_with(2 * panel.y_scale.min)
+    assert low.threshold_label.visible and low.threshold_label.y_offset < 0  # above it

@@ -130,9 +130,19 @@ class GradientPanel(TimePanel):
                 self.threshold_label.y = [float(thr[-1])]
                 self.threshold_label.text = [_CLIP_LABEL.get(rows[-1][4], "{t:g}").format(t=thr[-1])]
                 self.threshold_label.align = "end"
+                # Above the line, unless the line runs along the top of the plot: there the
+                # label would be drawn into the title's margin and cut off.
+                self.threshold_label.y_offset = 12 if _near_top(float(thr[-1]), lo, hi) else -4
             self.threshold_label.visible = clipping
         with self.fraction.hold_sync():
             self.fraction.x, self.fraction.y = x, np.nan_to_num(frac).astype(F32)
             self.fraction.visible = bool(n)
         markers = history.run_markers() if hasattr(history, "run_markers") else []
         self.frac_markers.draw(markers, 0.0, 1.0)
+
+
+def _near_top(y: float, lo, hi) -> bool:
+    """Is ``y`` in the top tenth of the log-scaled range [lo, hi] (or above it)?"""
+    if lo is None or hi is None or not (hi > lo > 0) or not y > 0:
+        return False
+    return (math.log10(y) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) > 0.9
