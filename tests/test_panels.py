@@ -170,3 +170,26 @@ def test_the_threshold_label_stays_inside_the_plot_when_the_line_runs_along_its_
     assert panel.threshold_label.visible and panel.threshold_label.y_offset > 0  # below the line
     low = panel_with(2 * panel.y_scale.min)
     assert low.threshold_label.visible and low.threshold_label.y_offset < 0  # above it
+
+
+def test_the_legend_goes_to_the_corner_its_lines_leave_empty(trained):
+    """A loss that falls fast and then flattens near the bottom crosses both bottom
+    corners (where the legend used to sit, over the first epochs' lines): the legend
+    moves to the empty top right. With a change marker (its label takes the top) it
+    stays in a bottom corner."""
+    from lstm_widgets.history import ChangeMarker
+    from lstm_widgets.ui.panels import LossPanel
+
+    losses = [0.5, 0.35, 0.2, 0.16, 0.15, 0.14, 0.14, 0.13, 0.13, 0.13]
+    base = trained.history.run()[0]
+    h = History()
+    h.structure = trained.history.structure
+    h.begin_run(1, RunSettings())
+    for i, loss in enumerate(losses):
+        h.append(replace(base, epoch=i + 1, loss=loss, val_loss=loss * 0.95))
+    panel = LossPanel()
+    panel.update(h)
+    assert panel.figure.legend_location == "top-right"
+    h.add_marker(ChangeMarker(1, 5.0, "learning_rate", 0.01, 0.001, "lr 0.01 → 0.001"))
+    panel.update(h)
+    assert panel.figure.legend_location in ("bottom-left", "bottom-right")

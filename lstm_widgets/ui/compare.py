@@ -16,6 +16,7 @@ from bqplot.colorschemes import CATEGORY10
 
 from ..history import UNIT_FIELDS
 from .panels import drawable
+from .panels.base import emptiest_corner
 
 __all__ = ["compare_runs", "run_series", "COLOURS", "OFF_SCALE"]
 
@@ -107,26 +108,6 @@ def _integer_ticks(lo: float, hi: float) -> np.ndarray | None:
 
 
 _CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
-
-
-def emptiest_corner(xs, ys, x_range, y_range, log_y: bool) -> str:
-    """The corner whose legend-sized box (40% x 40% of the plot) covers the fewest points."""
-    ok = np.isfinite(xs) & np.isfinite(ys)
-    if not ok.any():
-        return "top-right"
-    x = (xs[ok] - x_range[0]) / ((x_range[1] - x_range[0]) or 1.0)
-    y = ys[ok]
-    if log_y:
-        y, lo, hi = np.log10(y), math.log10(y_range[0]), math.log10(y_range[1])
-    else:
-        lo, hi = y_range
-    y = (y - lo) / ((hi - lo) or 1.0)
-    boxes = {
-        "top-right": (x >= 0.6) & (y >= 0.6), "top-left": (x <= 0.4) & (y >= 0.6),
-        "bottom-left": (x <= 0.4) & (y <= 0.4), "bottom-right": (x >= 0.6) & (y <= 0.4),
-    }
-    preference = ("top-right", "top-left", "bottom-right", "bottom-left")  # on ties, the first
-    return min(preference, key=lambda c: int(boxes[c].sum()))
 
 
 def _check_field(field: str) -> None:

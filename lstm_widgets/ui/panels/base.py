@@ -83,6 +83,53 @@ def decades(*arrays, default=(1e-4, 1.0)) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (lo, lo * 10.0)
 
 
+CORNERS = ("top-right", "top-left", "bottom-right", "bottom-left")
+
+
+def emptiest_corner(xs, ys, x_range, y_range, log_y: bool, corners=CORNERS) -> str:
+    """The corner (of ``corners``, the first on ties) whose legend-sized box (40% x 40% of
+    the plot) covers the fewest points."""
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = np.isfinite(xs) & np.isfinite(ys) & ((ys > 0) if log_y else True)
+    if not ok.any():
+        return corners[0]
+    x = (xs[ok] - x_range[0]) / ((x_range[1] - x_range[0]) or 1.0)
+    y = ys[ok]
+    if log_y:
+        y, lo, hi = np.log10(y), math.log10(y_range[0]), math.log10(y_range[1])
+    else:
+        lo, hi = y_range
+    y = (y - lo) / ((hi - lo) or 1.0)
+    boxes = {
+        "top-right": (x >= 0.6) & (y >= 0.6), "top-left": (x <= 0.4) & (y >= 0.6),
+        "bottom-left": (x <= 0.4) & (y <= 0.4), "bottom-right": (x >= 0.6) & (y <= 0.4),
+    }
+    return min(corners, key=lambda c: int(boxes[c].sum()))
+
+
+def dense_points(x, series, n: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Points along each series' line (its epochs, and between them interpolated in log
+    y), for :func:`emptiest_corner`: a line crosses a corner between two epochs too."""
+    x = np.asarray(x, dtype=float)
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    grid = np.linspace(float(x.min()), float(x.max()), n) if x.size else x
+    for y in series:
+        y = positive(np.ravel(y))
+        if y.shape != x.shape:
+            continue
+        xs.append(x)
+        ys.append(y)
+        ok = np.isfinite(y)
+        if ok.sum() >= 2:
+            xs.append(grid)
+            ys.append(10.0 ** np.interp(grid, x[ok], np.log10(y[ok]), left=np.nan, right=np.nan))
+    if not xs:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
 def drawable(x, y, floor: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
     """x and y for a bqplot Lines mark, as 2-D arrays of one row per series, such that
     every series ends on a finite point.
@@ -454,6 +501,30 @@ class TimePanel(Panel):
             self.overlay.visible = bool(xs)
         self.refresh()
 
+    def _legend_series(self, x: np.ndarray, rows: list) -> list:
+        """Further drawn series (one value per row) the legend must not cover."""
+        return []
+
+    def _legend_labels(self, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        """Points where the panel's own text labels are drawn, which the legend must not cover."""
+        return np.zeros(0), np.zeros(0)
+
+    def _place_legend(self, x, rows, drawn, lo, hi, has_markers: bool) -> None:
+        """The legend in the corner its lines (and labels) cross least: a fixed corner
+        covered the first epochs' lines of the loss and gradient panels. With change
+        markers, whose labels take the top of the plot, a bottom corner."""
+        if not len(x) or getattr(self, "figure", None) is None:
+            return
+        arr = np.asarray(drawn, dtype=float).reshape(len(x), -1)
+        xs, ys = dense_points(x, [arr[:, j] for j in range(arr.shape[1])] + self._legend_series(x, rows))
+        lx, ly = self._legend_labels(lo, hi)
+        corners = ("bottom-left", "bottom-right") if has_markers else (
+            "bottom-left", "bottom-right", "top-left", "top-right")
+        corner = emptiest_corner(np.concatenate([xs, lx]), np.concatenate([ys, ly]), self.x_range, (lo, hi), True,
+                                 corners)
+        if self.figure.legend_location != corner:
+            self.figure.legend_location = corner
+
     def _clip_kept(self, lo: float, hi: float) -> None:
         """Draw the kept runs within [lo, hi] (a value beyond leaves through the edge);
         resent only when the range changes."""
@@ -483,6 +554,7 @@ class TimePanel(Panel):
         x1 = float(math.ceil(max([x0 + 1.0, self._kept_max_epoch] + self._rows.epochs[-1:] + last)))
         self.x_range = (x0, x1)
         self._draw_rows(x, rows, lo, hi, history)
+        self._place_legend(x, rows, drawn, lo, hi, bool(markers))
         with self.y_scale.hold_sync():
             self.y_scale.min, self.y_scale.max = lo, hi
         with self.x_scale.hold_sync():

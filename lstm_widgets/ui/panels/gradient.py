@@ -99,6 +99,18 @@ class GradientPanel(TimePanel):
     def _y_extra(self, x, rows):
         return [[r[1] for r in rows], [r[2] for r in rows]]
 
+    def _legend_series(self, x, rows):
+        # The threshold is a reference line, not data: the legend may cross it, not its label.
+        post = np.array([r[1] for r in rows], dtype=float).reshape(len(rows), -1)
+        return [post[:, j] for j in range(post.shape[1])]
+
+    def _legend_labels(self, lo, hi):
+        if not self.threshold_label.visible:
+            return np.zeros(0), np.zeros(0)
+        x0, x1 = self.x_range  # the label ends at the last epoch and reaches about half way back
+        xs = np.linspace(x1 - 0.5 * (x1 - x0), x1, 40)  # many points: a covered label is unreadable
+        return xs, np.full(40, float(self.threshold_label.y[0]))
+
     def _draw_rows(self, x, rows, lo, hi, history) -> None:
         layers = list(history.structure.layers)
         n, k = len(x), len(layers)

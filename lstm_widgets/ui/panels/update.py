@@ -54,6 +54,10 @@ class UpdateRatioPanel(TimePanel):
     def _y_extra(self, x, rows):
         return [np.array(HEALTHY_BAND) * [0.1, 10.0]]
 
+    def _legend_labels(self, lo, hi):
+        x0, x1 = self.x_range  # the band's label starts at the axis and takes about half its width
+        return np.linspace(x0, x0 + 0.5 * (x1 - x0), 10), np.full(10, HEALTHY_BAND[1])
+
     def _draw_rows(self, x, rows, lo, hi, history) -> None:
         layers = list(history.structure.layers)
         y = positive(np.array(rows, dtype=float).reshape(len(x), len(layers)).T)
