@@ -63,6 +63,19 @@ def test_todays_diagnosis_still_gives_the_finding_the_case_is_about(name):
     )
 
 
+def _rel(key: str, shipped: dict) -> float:
+    """1e-3, except for the per-step update of a variable that a step moved by more than
+    its own norm that epoch (step_ratio_max > 1: a bias passing through zero). There the
+    quotient ||ΔW|| / ||W|| has a near-zero denominator and turns float noise into per
+    cent: on another machine's CPU kernels, 19.34 against the shipped 19.22 (0.6%) for an
+    output bias at 1e-5, while all 3,149 other numbers agreed within 1e-3."""
+    if ".step_ratio_" in key:
+        peak = shipped.get(key.replace(".step_ratio_mean.", ".step_ratio_max."), 0.0)
+        if isinstance(peak, float) and peak > 1.0:
+            return 1e-2
+    return 1e-3
+
+
 def _close(a, b, rel=1e-3, abs_=1e-9) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         if math.isnan(a) and math.isnan(b):
@@ -96,7 +109,7 @@ def test_make_gallery_makes_a_case_again_within_float_tolerance(tmp_path):
     a, b = dict(_numbers({"runs": new["runs"], "records": new["records"]})), \
         dict(_numbers({"runs": old["runs"], "records": old["records"]}))
     assert a.keys() == b.keys()
-    off = [(k, a[k], b[k]) for k in a if not _close(a[k], b[k])]
+    off = [(k, a[k], b[k]) for k in a if not _close(a[k], b[k], rel=_rel(k, b))]
     assert not off, f"{len(off)} of {len(a)} numbers differ from the shipped run, e.g. {off[:5]}"
 
 
