@@ -200,6 +200,38 @@ def test_same_seed_same_history(sine):
     assert not np.allclose(_numbers(a.history.records), _numbers(c.history.records), rtol=1e-3)
 
 
+@pytest.mark.parametrize("cell,layers,gain", [("lstm", 2, 1.0), ("gru", 1, 1.0), ("simple_rnn", 2, 2.0)])
+def test_a_seeds_weights_do_not_depend_on_other_threads_drawing_from_random(cell, layers, gain):
+    """Keras's default initializers draw their seeds from Python's global ``random``; a
+    thread drawing from it while a model is built (Dask's client during a sweep) once made
+    a sweep's run start elsewhere than the same run in the kernel. The weights are the
+    seed's alone, and the very ones Keras's own defaults give in a quiet process."""
+    import random
+
+    from lstm_widgets.config import CELL_CLASSES
+    from lstm_widgets.engine._tf import keras
+    from lstm_widgets.engine.model import build_model
+
+    cfg = TrainConfig(cell=cell, layers=layers, recurrent_gain=gain, units=5, seed=11)
+    keras.utils.set_random_seed(cfg.seed)  # Keras's own defaults, nothing else drawing
+    init = {} if gain == 1.0 else {"recurrent_initializer": keras.initializers.Orthogonal(gain=gain)}
+    rnn = getattr(keras.layers, CELL_CLASSES[cell])
+    plain = keras.Sequential([keras.Input((4, 2))] + [
+        rnn(5, return_sequences=i < layers - 1, **init) for i in range(layers)] + [keras.layers.Dense(1)])
+    stop = threading.Event()
+    drawer = threading.Thread(target=lambda: [random.random() for _ in iter(stop.is_set, True)], daemon=True)
+    drawer.start()
+    try:
+        busy = [build_model(cfg, 4, 2, 1) for _ in range(3)]
+    finally:
+        stop.set()
+        drawer.join()
+    for model in busy:
+        assert [w.shape for w in model.weights] == [w.shape for w in plain.weights]
+        for got, want in zip(model.weights, plain.weights):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_restart_goes_back_to_the_seeds_initial_weights(sine):
     t = run(sine, epochs=2, seed=3)
     t.set(learning_rate=0.01)  # changed between runs: no marker (the next run starts with it)

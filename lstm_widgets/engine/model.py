@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from ._tf import keras
 from ..config import CELL_CLASSES, OPTIMIZER_CLASSES, TrainConfig
 
@@ -14,21 +16,46 @@ GATES = {"lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
 def build_model(config: TrainConfig, n_timesteps: int, n_features: int, n_outputs: int) -> "keras.Model":
     """A Sequential model: ``config.layers`` recurrent layers, then a Dense output.
 
-    Builds the weights from ``config.seed``, so the same config gives the same model.
+    Builds the weights from ``config.seed`` alone, so the same config gives the same model
+    in any process and whatever other threads do (see :func:`_initializer_seeds`).
     """
     keras.utils.set_random_seed(config.seed)
+    draw = _initializer_seeds(config.seed)
     cls = getattr(keras.layers, CELL_CLASSES[config.cell])
     layers = [keras.Input(shape=(n_timesteps, n_features), name="sequence")]
-    # Keras's own default ("orthogonal", gain 1) unless a gain is set, so a default model
-    # draws exactly the weights it always drew.
-    init = {} if config.recurrent_gain == 1.0 else {
-        "recurrent_initializer": keras.initializers.Orthogonal(gain=config.recurrent_gain)}
+    # Keras's own default ("orthogonal", gain 1) unless a gain is set: one initializer,
+    # drawn before the layers and shared by them, as this model always had.
+    gain_init = None if config.recurrent_gain == 1.0 else keras.initializers.Orthogonal(
+        gain=config.recurrent_gain, seed=draw())
     for i in range(config.layers):
+        # The order Keras's constructors draw their default seeds in: a SimpleRNNCell makes
+        # its dropout SeedGenerator first, the LSTM and GRU cells last.
+        sg = draw() if config.cell == "simple_rnn" else None
+        kernel = keras.initializers.GlorotUniform(seed=draw())
+        recurrent = gain_init if gain_init is not None else keras.initializers.Orthogonal(seed=draw())
+        sg = draw() if sg is None else sg
         layers.append(
-            cls(config.units, return_sequences=i < config.layers - 1, name=f"{config.cell}_{i + 1}", **init)
+            cls(config.units, return_sequences=i < config.layers - 1, name=f"{config.cell}_{i + 1}",
+                kernel_initializer=kernel, recurrent_initializer=recurrent, seed=sg)
         )
-    layers.append(keras.layers.Dense(n_outputs, name="output"))
+    layers.append(keras.layers.Dense(n_outputs, name="output",
+                                     kernel_initializer=keras.initializers.GlorotUniform(seed=draw())))
     return keras.Sequential(layers, name="lstm_widgets_model")
+
+
+def _initializer_seeds(seed: int):
+    """The seeds Keras's default initializers would draw right after
+    ``keras.utils.set_random_seed(seed)``, drawn from a generator of our own.
+
+    A default initializer (and a cell's dropout SeedGenerator) draws its seed from Python's
+    *global* ``random`` when it is constructed. Any other thread that draws from it between
+    the seeding and the layers' construction (Dask's client in a sweep, a notebook's
+    comms) changes every weight: a run in a sweep then started elsewhere than the same run
+    in the kernel (CI saw epoch-1 losses of 0.583 and 0.614). The same draws from a
+    private ``random.Random(seed)`` give the very weights a quiet process gets, always.
+    """
+    rng = random.Random(seed)
+    return lambda: rng.randint(1, int(1e9))
 
 
 def make_optimizer(config: TrainConfig) -> "keras.optimizers.Optimizer":
