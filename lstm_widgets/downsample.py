@@ -37,7 +37,7 @@ def keep_indices(series, n_out: int = MAX_POINTS) -> np.ndarray:
         ``np.arange(n)`` when ``n <= n_out``; otherwise the union of each series'
         MinMaxLTTB picks, with the first and last index.
     """
-    rows = np.atleast_2d(np.asarray(series, dtype=np.float64))
+    rows = np.ascontiguousarray(np.atleast_2d(np.asarray(series, dtype=np.float64)))
     n = rows.shape[1]
     if n <= n_out:
         return np.arange(n)
@@ -45,16 +45,18 @@ def keep_indices(series, n_out: int = MAX_POINTS) -> np.ndarray:
 
     per = max(n_out // max(len(rows), 1), _MIN_PER_SERIES)
     per += per % 2  # MinMax preselection takes pairs
-    x = np.arange(n, dtype=np.float64)
-    keep = {0, n - 1}
+    ds = MinMaxLTTBDownsampler()
+    keep = [np.array([0, n - 1], dtype=np.int64)]
     for y in rows:
         ok = np.isfinite(y)
-        if ok.sum() <= per:
-            keep.update(np.flatnonzero(ok).tolist())
+        if ok.all():  # the usual case: the x axis is the index, which tsdownsample implies
+            keep.append(np.asarray(ds.downsample(y, n_out=per), dtype=np.int64))
             continue
         idx = np.flatnonzero(ok)
-        picked = MinMaxLTTBDownsampler().downsample(x[idx], y[idx], n_out=per)
-        keep.update(idx[np.asarray(picked, dtype=np.int64)].tolist())
+        if idx.size <= per:
+            keep.append(idx)
+        else:
+            keep.append(idx[np.asarray(ds.downsample(idx.astype(np.float64), y[idx], n_out=per), dtype=np.int64)])
         gaps = np.flatnonzero(~ok)  # a diverged epoch is a gap worth seeing: keep its edges
-        keep.update(gaps[:1].tolist() + gaps[-1:].tolist())
-    return np.array(sorted(keep), dtype=np.int64)
+        keep.append(gaps[[0, -1]])
+    return np.unique(np.concatenate(keep))

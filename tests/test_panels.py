@@ -15,7 +15,7 @@ from support.runs import make_lab
 
 pytestmark = pytest.mark.usefixtures("recorder")
 from lstm_widgets import History
-from lstm_widgets.history import RunSettings
+from lstm_widgets.history import RunSettings, merge_markers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -193,3 +193,32 @@ def test_the_legend_goes_to_the_corner_its_lines_leave_empty(trained):
     h.add_marker(ChangeMarker(1, 5.0, "learning_rate", 0.01, 0.001, "lr 0.01 → 0.001"))
     panel.update(h)
     assert panel.figure.legend_location in ("bottom-left", "bottom-right")
+
+
+def test_markers_are_merged_again_only_when_they_change(recorder, monkeypatch):
+    """Merging the same change markers on every panel every epoch was a third of a
+    1000-epoch update (benchmarks/ui_cost.py): they are merged when they change, and
+    redrawn when they or the y range change."""
+    from bqplot import LinearScale, LogScale
+    from lstm_widgets.history import ChangeMarker
+    from lstm_widgets.ui.panels import base
+
+    merges = []
+    monkeypatch.setattr(base, "merge_markers", lambda ms: merges.append(len(ms)) or merge_markers(ms))
+    m = base.Markers(LinearScale(), LogScale())
+    first = [ChangeMarker(1, 2.0, "learning_rate", 0.01, 0.02, ""), ChangeMarker(1, 2.5, "learning_rate", 0.02, 0.03, "")]
+    m.draw(first, 1e-3, 1.0)
+    assert list(m.labels.text) == ["lr 0.01 → 0.03"]  # a slider's steps merged into one marker
+    mark = recorder.mark()
+    m.draw(list(first), 1e-3, 1.0)  # the same markers, a new list (as run_markers() gives)
+    assert recorder.since(mark) == (0, 0) and merges == [2]
+    m.draw(first, 1e-4, 1.0)  # the y range changed: the lines span the new one
+    assert recorder.since(mark)[0] > 0 and float(np.ravel(m.lines.y)[0]) == pytest.approx(1e-4)
+    assert merges == [2]
+    later = first + [ChangeMarker(1, 6.0, "clip_threshold", 1.0, 0.5, "")]
+    m.draw(later, 1e-4, 1.0)
+    assert merges == [2, 3]
+    assert list(m.labels.text) == ["lr 0.01 → 0.03", "clip 1 → 0.5"]
+    np.testing.assert_array_equal(m.labels.x, [2.0, 6.0])
+    m.draw([], 1e-4, 1.0)
+    assert not m.lines.visible and not m.labels.visible

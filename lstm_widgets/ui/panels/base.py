@@ -314,10 +314,18 @@ class RunRows:
 
     def picked(self, k: int = MAX_POINTS) -> tuple[np.ndarray, list]:
         """(epochs, rows) downsampled to about ``k`` keeping every series' spikes."""
+        x, rows, _ = self.picked_values(k)
+        return x, rows
+
+    def picked_values(self, k: int = MAX_POINTS) -> tuple[np.ndarray, list, np.ndarray]:
+        """(epochs, rows, their drawn numbers: epochs x series) downsampled to about ``k``
+        keeping every series' spikes. The numbers come from :meth:`values`, computed once
+        per row, not again per redraw."""
+        values = self.values()
         if len(self.rows) <= k:
-            return np.array(self.epochs, dtype=F32), list(self.rows)
-        idx = keep_indices(self.values().T, k)
-        return np.array([self.epochs[i] for i in idx], dtype=F32), [self.rows[i] for i in idx]
+            return np.array(self.epochs, dtype=F32), list(self.rows), values
+        idx = keep_indices(values.T, k)
+        return np.array([self.epochs[i] for i in idx], dtype=F32), [self.rows[i] for i in idx], values[idx]
 
 
 @dataclass(repr=False)
@@ -345,6 +353,9 @@ class Markers:
     """Vertical, labelled lines where a setting changed, on one figure's scales."""
 
     def __init__(self, x_scale, y_scale, labels: bool = True):
+        self._drawn: tuple | None = None  # (markers' key, y_lo, y_hi) last drawn
+        self._merged_key: tuple | None = None
+        self._merged: list = []
         self.lines = Lines(
             x=np.zeros((1, 2), dtype=F32), y=np.ones((1, 2), dtype=F32),
             scales={"x": x_scale, "y": y_scale}, colors=[MARKER_COLOUR], stroke_width=1,
@@ -365,7 +376,17 @@ class Markers:
         return [self.lines] + ([self.labels] if self.labels is not None else [])
 
     def draw(self, markers: Sequence, y_lo: float, y_hi: float) -> None:
-        markers = merge_markers(markers)[-MAX_MARKERS:]
+        # Markers change rarely and the same ones are drawn epoch after epoch: merge them
+        # and send them again only when they (or the y range they span) changed. Merging
+        # 80 markers on every panel every epoch was a third of a 1000-epoch update.
+        key = (len(markers),) + tuple((id(m), m.run_id, m.position, m.setting, repr(m.new))
+                                      for m in (markers[:1] + markers[-1:] if markers else []))
+        if (key, y_lo, y_hi) == self._drawn:
+            return
+        if key != self._merged_key:
+            self._merged_key, self._merged = key, merge_markers(markers)[-MAX_MARKERS:]
+        self._drawn = (key, y_lo, y_hi)
+        markers = self._merged
         if not markers:
             if self.lines.visible:
                 self.lines.visible = False
@@ -537,8 +558,8 @@ class TimePanel(Panel):
     # -- drawing -------------------------------------------------------------------------
     def _draw(self, history) -> None:
         self._rows.sync(history)
-        x, rows = self._rows.picked()
-        drawn = np.array([np.ravel(np.asarray(self._series(r), dtype=float)) for r in rows]) if rows else []
+        x, rows, drawn = self._rows.picked_values()
+        drawn = drawn if rows else []
         extra = self._y_extra(x, rows)
         lo, hi = decades(drawn, self._kept_y, *extra, default=self.y_default)
         if self._kept_y.size and np.isfinite(positive(drawn)).any():
