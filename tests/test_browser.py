@@ -141,9 +141,37 @@ def test_lab_in_a_real_browser(lab_notebook):
             "() => [...document.querySelectorAll('.lw-diagnosis, .lw-diagnosis *')]"
             ".filter(e => e.clientHeight > 0 && e.scrollHeight > e.clientHeight + 1).map(e => e.className)")
         assert not clipped, clipped
+        # every axis title clear of its tick labels (bqplot's default offset put
+        # "‖ΔW‖/‖W‖" onto "3e-3"), and every change marker's label inside its plot
+        assert not page.evaluate(OVERLAPS_JS), page.evaluate(OVERLAPS_JS)
 
         errors = console.widget_errors()
         assert not errors, f"browser console errors from the widgets: {errors}"
+
+
+#: Text that the panels draw over other text or outside their plot: axis titles on tick
+#: labels, and change-marker labels (rotated, hanging from the top of the plot) running
+#: past its bottom: a long merged label crossed the x axis of the 130 px gradient plot.
+OVERLAPS_JS = """() => {
+  const out = [];
+  const box = e => e.getBoundingClientRect();
+  const meet = (a, b) => !(a.right <= b.left || a.left >= b.right || a.bottom <= b.top || a.top >= b.bottom);
+  for (const ax of document.querySelectorAll('.lw-panel svg g.axis')) {
+    const title = ax.querySelector('text.axislabel');
+    if (!title || !(title.textContent || '').trim()) continue;
+    for (const t of ax.querySelectorAll('g.tick text'))
+      if (box(t).width && meet(box(t), box(title))) out.push(`${title.textContent} on ${t.textContent}`);
+  }
+  for (const fig of document.querySelectorAll('.lw-panel .bqplot.figure')) {
+    const area = fig.querySelector('.plotarea_background');
+    if (!area) continue;
+    const a = box(area);
+    for (const t of fig.querySelectorAll('text'))
+      if ((t.textContent || '').includes('→') && box(t).width && (box(t).top < a.top - 2 || box(t).bottom > a.bottom + 2))
+        out.push(`marker label out of its plot: ${t.textContent}`);
+  }
+  return out;
+}"""
 
 
 def train_and_stop(page) -> int:

@@ -222,3 +222,21 @@ def test_markers_are_merged_again_only_when_they_change(recorder, monkeypatch):
     np.testing.assert_array_equal(m.labels.x, [2.0, 6.0])
     m.draw([], 1e-4, 1.0)
     assert not m.lines.visible and not m.labels.visible
+
+
+def test_a_marker_label_fits_the_height_of_its_plot(recorder):
+    """A merged label hanging from the top of the 130 px gradient plot ran past its
+    bottom in JupyterLab: labels are shortened to the plot's height, new values first."""
+    from lstm_widgets.history import ChangeMarker
+    from lstm_widgets.ui.panels import GradientPanel, LossPanel
+    from lstm_widgets.ui.panels.base import _shorten
+
+    both = [ChangeMarker(1, 12.0, "learning_rate", 0.001, 0.003, ""), ChangeMarker(1, 12.0, "epochs", 12, 8, "")]
+    grad, loss = GradientPanel(), LossPanel()
+    for panel in (grad, loss):
+        panel.markers.draw(both, 1e-3, 1.0)
+    assert list(loss.markers.labels.text) == ["lr 0.001 → 0.003; epochs 12 → 8"]  # 200 px: room for all
+    assert list(grad.markers.labels.text) == ["lr → 0.003; epochs → 8"]  # 130 px: the new values
+    assert _shorten("lr 0.001 → 0.003; epochs 12 → 8", 14) == "lr → 0.003 …"
+    assert _shorten("optimizer adam → sgd", 9) == "optimize…"
+    assert _shorten("lr 0.001 → 0.003", 16) == "lr 0.001 → 0.003"

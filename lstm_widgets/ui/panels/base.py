@@ -185,6 +185,10 @@ def log_axis(scale, **kw) -> Axis:
     piles up into an unreadable column. The ticks follow the scale's min and max and the
     figure's height (:func:`figure` tells the axis how tall its plot is).
     """
+    # bqplot puts a vertical axis's title 4ex from the line, onto labels like "3e-3"
+    # (seen in JupyterLab screenshots of the update and per-gate panels): 42 px clears
+    # them and stays inside the figure's 58 px left margin.
+    kw.setdefault("label_offset", "42px")
     axis = Axis(scale=scale, orientation="vertical", tick_format=".0e", **kw)
     room = {"px": 200.0}
 
@@ -228,9 +232,9 @@ def epoch_axis(scale, **kw) -> Axis:
 
 def figure(title: str, marks, axes, width=400, height=260, tooltip="") -> Figure:
     margin = {"top": 26, "bottom": 34, "left": 58, "right": 14}
-    for axis in axes:  # a log axis spaces its labels by the plot's height
-        if hasattr(axis, "_lw_plot_height"):
-            axis._lw_plot_height(height - margin["top"] - margin["bottom"])
+    for item in list(axes) + list(marks):  # a log axis spaces its labels, markers fit theirs
+        if hasattr(item, "_lw_plot_height"):
+            item._lw_plot_height(height - margin["top"] - margin["bottom"])
     fig = Figure(
         marks=marks,
         axes=axes,
@@ -356,6 +360,7 @@ class Markers:
         self._drawn: tuple | None = None  # (markers' key, y_lo, y_hi) last drawn
         self._merged_key: tuple | None = None
         self._merged: list = []
+        self._max_chars = 40  # a label's length that fits the plot's height (see _fit_height)
         self.lines = Lines(
             x=np.zeros((1, 2), dtype=F32), y=np.ones((1, 2), dtype=F32),
             scales={"x": x_scale, "y": y_scale}, colors=[MARKER_COLOUR], stroke_width=1,
@@ -370,6 +375,16 @@ class Markers:
             if labels
             else None
         )
+        if self.labels is not None:
+            self.labels._lw_plot_height = self._fit_height
+
+    def _fit_height(self, px: float) -> None:
+        """Labels hang from the top of the plot: one longer than the plot is tall ran
+        past the plot's bottom ("lr 0.001 → 0.003; epochs 12 → 8", 152 px on a 130 px
+        plot, in JupyterLab), so it is shortened to fit, at 5.5 px a character of its 10 px
+        text (4.9 measured there)."""
+        self._max_chars = max(8, int((px - 6) / 5.5))
+        self._drawn = None
 
     @property
     def marks(self) -> list:
@@ -402,8 +417,31 @@ class Markers:
             with self.labels.hold_sync():
                 self.labels.x = pos
                 self.labels.y = np.full(len(pos), y_hi, dtype=F32)
-                self.labels.text = [str(m.label) for m in markers]
+                self.labels.text = [_shorten(str(m.label), self._max_chars) for m in markers]
                 self.labels.visible = True
+
+
+def _shorten(text: str, n: int) -> str:
+    """``text`` in at most ``n`` characters: "lr 0.001 → 0.003" keeps its new value only
+    ("lr → 0.003") when the whole does not fit, and "; "-joined changes are kept while
+    they fit, then an ellipsis; a single change still too long is cut."""
+    if len(text) <= n:
+        return text
+    parts = [_new_value_only(p) for p in text.split("; ")]
+    kept = ""
+    for part in parts:
+        joined = f"{kept}; {part}" if kept else part
+        if len(joined) > (n if part is parts[-1] else n - 2):
+            break
+        kept = joined
+    if kept == "; ".join(parts):
+        return kept
+    return f"{kept} …" if kept else parts[0][: n - 1] + "…"
+
+
+def _new_value_only(change: str) -> str:
+    head, arrow, new = change.rpartition(" → ")
+    return f"{head.split(' ')[0]} → {new}" if arrow else change
 
 
 # -- panels --------------------------------------------------------------------------------
