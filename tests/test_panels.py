@@ -135,7 +135,7 @@ def test_log_axis_labels_never_come_closer_than_their_height():
     """A 1-2-5 column over three decades on a 140 px gate figure overlapped (lessons 0, 4)."""
     import math
 
-    from lstm_widgets.ui.panels.base import MIN_TICK_GAP_PX, log_ticks
+    from lstm_widgets.ui.panels.plot import MIN_TICK_GAP_PX, log_ticks
 
     for px in (46, 80, 110, 136, 200, 260):
         for lo, hi in ((1e-4, 1.0), (1e-2, 1.0), (0.1, 10.0), (0.2, 0.9), (1e-30, 1e30), (3e-6, 4e-3)):
@@ -201,11 +201,11 @@ def test_markers_are_merged_again_only_when_they_change(recorder, monkeypatch):
     redrawn when they or the y range change."""
     from bqplot import LinearScale, LogScale
     from lstm_widgets.history import ChangeMarker
-    from lstm_widgets.ui.panels import base
+    from lstm_widgets.ui.panels import plot
 
     merges = []
-    monkeypatch.setattr(base, "merge_markers", lambda ms: merges.append(len(ms)) or merge_markers(ms))
-    m = base.Markers(LinearScale(), LogScale())
+    monkeypatch.setattr(plot, "merge_markers", lambda ms: merges.append(len(ms)) or merge_markers(ms))
+    m = plot.Markers(LinearScale(), LogScale())
     first = [ChangeMarker(1, 2.0, "learning_rate", 0.01, 0.02, ""), ChangeMarker(1, 2.5, "learning_rate", 0.02, 0.03, "")]
     m.draw(first, 1e-3, 1.0)
     assert list(m.labels.text) == ["lr 0.01 → 0.03"]  # a slider's steps merged into one marker
@@ -229,7 +229,7 @@ def test_a_marker_label_fits_the_height_of_its_plot(recorder):
     bottom in JupyterLab: labels are shortened to the plot's height, new values first."""
     from lstm_widgets.history import ChangeMarker
     from lstm_widgets.ui.panels import GradientPanel, LossPanel
-    from lstm_widgets.ui.panels.base import _shorten
+    from lstm_widgets.ui.panels.plot import _shorten
 
     both = [ChangeMarker(1, 12.0, "learning_rate", 0.001, 0.003, ""), ChangeMarker(1, 12.0, "epochs", 12, 8, "")]
     grad, loss = GradientPanel(), LossPanel()

@@ -16,7 +16,7 @@ from bqplot.colorschemes import CATEGORY10
 
 from ..history import UNIT_FIELDS
 from .panels import drawable
-from .panels.base import emptiest_corner
+from .panels.plot import emptiest_corner
 
 __all__ = ["compare_runs", "run_series", "COLOURS", "OFF_SCALE"]
 

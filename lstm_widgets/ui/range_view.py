@@ -12,7 +12,7 @@ from bqplot import Axis, Figure, Lines, LogScale
 
 from ..diagnosis.thresholds import UPDATE_RATIO_PER_STEP
 from .panels import drawable
-from .panels.base import BAND_COLOUR, MARKER_COLOUR, PALETTE, decades
+from .panels.plot import BAND_COLOUR, MARKER_COLOUR, PALETTE, decades
 
 __all__ = ["range_test_figure"]
 

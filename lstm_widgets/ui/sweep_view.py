@@ -24,7 +24,7 @@ from bqplot import LinearScale, Lines, LogScale
 from ipywidgets import HTML, Button, Dropdown, HBox, IntProgress, Layout, Output, ToggleButton, VBox
 
 from ..sweep.summary import heat_map_cells, value_order as _key
-from .panels.base import PALETTE, decades, drawable, emptiest_corner, epoch_axis, figure, log_axis
+from .panels.plot import PALETTE, decades, drawable, emptiest_corner, epoch_axis, figure, log_axis
 
 __all__ = ["SweepView", "stability_figure", "REDRAW_S", "MAX_TABLE_ROWS"]
 

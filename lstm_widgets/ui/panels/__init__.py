@@ -3,7 +3,8 @@ from a History through one ``update(history)`` method (see :mod:`.base`)."""
 
 from __future__ import annotations
 
-from .base import KeptRun, Panel, TimePanel, drawable
+from .base import KeptRun, Panel, TimePanel
+from .plot import drawable
 from .code import CodeView
 from .diagnosis import DiagnosisPanel
 from .gates import GatePanel

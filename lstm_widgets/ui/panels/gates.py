@@ -7,7 +7,8 @@ import math
 import numpy as np
 from bqplot import Axis, Bars, LogScale, OrdinalScale
 
-from .base import F32, PALETTE, Panel, decades, figure, log_axis, positive
+from .base import Panel
+from .plot import F32, PALETTE, decades, figure, log_axis, positive
 
 
 class GatePanel(Panel):

@@ -8,18 +8,8 @@ import math
 import numpy as np
 from bqplot import Axis, Label, LinearScale, Lines
 
-from .base import (
-    F32,
-    PALETTE,
-    THRESHOLD_COLOUR,
-    Markers,
-    TimePanel,
-    drawable,
-    epoch_axis,
-    figure,
-    log_axis,
-    positive,
-)
+from .base import TimePanel
+from .plot import F32, PALETTE, THRESHOLD_COLOUR, Markers, drawable, epoch_axis, figure, log_axis, positive
 
 _CLIP_LABEL = {
     "clipnorm": "clipnorm {t:g} (each variable's norm)",

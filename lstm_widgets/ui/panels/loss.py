@@ -7,7 +7,8 @@ import math
 import numpy as np
 from bqplot import Lines
 
-from .base import F32, PALETTE, TimePanel, drawable, epoch_axis, figure, log_axis, positive
+from .base import TimePanel
+from .plot import F32, PALETTE, drawable, epoch_axis, figure, log_axis, positive
 
 
 class LossPanel(TimePanel):

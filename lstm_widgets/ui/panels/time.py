@@ -7,7 +7,8 @@ import math
 import numpy as np
 from bqplot import Axis, ColorAxis, ColorScale, HeatMap, LinearScale, Lines, LogScale
 
-from .base import F32, MAX_COLUMNS, MAX_ROWS, PALETTE, Panel, RunRows, decades, drawable, figure, log_axis, positive
+from .base import MAX_COLUMNS, MAX_ROWS, Panel, RunRows
+from .plot import F32, PALETTE, decades, drawable, figure, log_axis, positive
 
 
 def _first_step_share(g) -> list[float]:

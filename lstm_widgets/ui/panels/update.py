@@ -7,7 +7,8 @@ from bqplot import Label, Lines
 
 from ...diagnosis.stats import step_ratio
 from ...diagnosis.thresholds import HEALTHY_BAND
-from .base import BAND_COLOUR, F32, PALETTE, TimePanel, drawable, epoch_axis, figure, log_axis, positive
+from .base import TimePanel
+from .plot import BAND_COLOUR, F32, PALETTE, drawable, epoch_axis, figure, log_axis, positive
 
 
 class UpdateRatioPanel(TimePanel):
