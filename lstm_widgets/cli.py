@@ -125,7 +125,8 @@ def _load_csv(args):
 
 def _diagnose(args) -> int:
     df = _load_csv(args)
-    from .config import TrainConfig, changes_from_arguments
+    from .config import TrainConfig
+    from .options import changes_from_arguments
 
     try:
         config = TrainConfig().replace(**changes_from_arguments(args))
@@ -195,7 +196,8 @@ def _progress_line(sweep, width: int = 24) -> str:
 
 
 def _sweep(args) -> int:
-    from .config import TrainConfig, grid_from_arguments
+    from .config import TrainConfig
+    from .options import grid_from_arguments
 
     try:
         grid, base = grid_from_arguments(args)
@@ -266,7 +268,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .config import add_grid_arguments, add_setting_arguments
+    from .options import add_grid_arguments, add_setting_arguments
 
     p = _Parser(prog="lstm-widgets", description="Why is my LSTM failing to update its weights?")
     sub = p.add_subparsers(dest="command", metavar="{lessons,diagnose,sweep}")

@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _lab_parser() -> _Parser:
-    from .config import add_setting_arguments
+    from .options import add_setting_arguments
     from .data import DATASETS, SERIES
 
     p = _Parser(prog="%lstm_lab", add_help=False, exit_on_error=False)
@@ -38,7 +38,7 @@ def _lab_parser() -> _Parser:
 
 
 def _lab_help() -> str:
-    from .config import options_help, options_usage
+    from .options import options_help, options_usage
 
     return f"""Show a Lab: train an LSTM live and watch why its weights (do not) update.
 
@@ -84,7 +84,7 @@ epoch while ``fit`` runs. Same as ``cb = lstm_widgets.watch(MODEL)``.
 
 
 def _usage() -> dict[str, str]:
-    from .config import options_usage
+    from .options import options_usage
 
     return {
         "%lstm_lab": f"%lstm_lab [DATASET] {options_usage()} [--train]",
@@ -114,7 +114,7 @@ def lstm_lab(line: str = "", ipython=None):
         args = _lab_parser().parse_args(args_list)
     except (_OptionError, argparse.ArgumentError) as exc:
         raise _usage_error("%lstm_lab", str(exc).strip(), LAB_HELP) from None
-    from .config import changes_from_arguments
+    from .options import changes_from_arguments
 
     config = changes_from_arguments(args)
     try:

@@ -55,7 +55,7 @@ def test_every_setting_is_declared_once_and_drives_the_config_and_the_recorded_s
 def test_the_cli_and_the_magic_take_their_options_from_the_table():
     import argparse
 
-    from lstm_widgets.config import (
+    from lstm_widgets.options import (
         add_setting_arguments,
         changes_from_arguments,
         options_help,

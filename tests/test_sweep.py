@@ -337,7 +337,7 @@ def test_the_report_is_one_offline_file_with_every_section(finished, tmp_path):
 def test_sweep_options_split_into_grid_and_shared_settings():
     import argparse
 
-    from lstm_widgets.config import add_grid_arguments, grid_from_arguments
+    from lstm_widgets.options import add_grid_arguments, grid_from_arguments
 
     p = argparse.ArgumentParser()
     add_grid_arguments(p)
