@@ -23,6 +23,7 @@ from . import checks
 from .checks import *  # noqa: F403 (the check_* functions, listed in checks.__all__)
 from .result import CheckResult, Criterion
 from .predict import Prediction, predict
+from .scaling import check_scaler_fit, check_scaling
 from .stability import check_stability
 from .through_time import growth_through_time, one_step
 
@@ -30,6 +31,8 @@ __all__ = [
     "Criterion",
     "CheckResult",
     *checks.__all__,
+    "check_scaling",
+    "check_scaler_fit",
     "check_stability",
     "predict",
     "Prediction",
