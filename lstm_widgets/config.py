@@ -259,6 +259,13 @@ SETTINGS: tuple[Setting, ...] = (
         flags=("--recurrent-gain",), control=False,
     ),
     Setting(
+        "unit_forget_bias", "bool", True,
+        "LSTM only: start the forget gate's bias at 1 (Keras's default), so the cell state keeps "
+        "most of itself at each step and the gradient reaches far back from the first epoch; "
+        "False starts it at 0 (lesson 4). Needs a Restart.",
+        applies="restart", control=False,
+    ),
+    Setting(
         "loss", "choice", "mse", "Training loss: mse, mae or huber. Needs a Restart.",
         choices=LOSSES, applies="restart", flags=("--loss",), control=False,
     ),
@@ -302,6 +309,7 @@ class TrainConfig:
     layers: int = SETTING["layers"].default
     cell: str = SETTING["cell"].default
     recurrent_gain: float = SETTING["recurrent_gain"].default
+    unit_forget_bias: bool = SETTING["unit_forget_bias"].default
     loss: str = SETTING["loss"].default
     seed: int = SETTING["seed"].default
 
@@ -399,6 +407,8 @@ class TrainConfig:
             rs = ", return_sequences=True" if i < self.layers - 1 else ""
             init = ("" if self.recurrent_gain == 1.0 else
                     f", recurrent_initializer=keras.initializers.Orthogonal(gain={self.recurrent_gain!r})")
+            if self.cell == "lstm" and not self.unit_forget_bias:
+                init += ", unit_forget_bias=False"
             lines.append(f"    keras.layers.{layer}({self.units}{rs}{init}),")
         lines += [
             "    keras.layers.Dense(y_train.shape[-1]),",

@@ -71,9 +71,8 @@ class RunSettings:
         momentum, nesterov: SGD's momentum (0 for other optimizers) and Nesterov flag.
         clipping: "none", "clipnorm", "global_clipnorm" or "clipvalue".
         clip_threshold: The threshold, or None without clipping (watch()).
-        scaler, scale_target, batch_size, epochs, pace, units, layers, cell, recurrent_gain, loss,
-            seed: As
-            in TrainConfig; None when unknown.
+        scaler, scale_target, batch_size, epochs, pace, units, layers, cell, recurrent_gain,
+            unit_forget_bias, loss, seed: As in TrainConfig; None when unknown.
     """
 
     optimizer: str | None = None
@@ -93,6 +92,7 @@ class RunSettings:
     layers: int | None = None
     cell: str | None = None
     recurrent_gain: float | None = None
+    unit_forget_bias: bool | None = None
     loss: str | None = None
     seed: int | None = None
 

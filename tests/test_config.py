@@ -94,6 +94,7 @@ def test_config_replace_validates_and_diff_lists_changes():
          "keras.optimizers.Nadam(learning_rate=0.001)"),
         (TrainConfig(optimizer="sgd", cell="simple_rnn", recurrent_gain=2.0),
          "recurrent_initializer=keras.initializers.Orthogonal(gain=2.0)"),
+        (TrainConfig(unit_forget_bias=False), "keras.layers.LSTM(3, unit_forget_bias=False)"),
     ],
 )
 def test_to_keras_code_runs_and_reproduces_the_settings(cfg, expect):
@@ -109,5 +110,7 @@ def test_to_keras_code_runs_and_reproduces_the_settings(cfg, expect):
     for mode in ("clipnorm", "global_clipnorm", "clipvalue"):
         assert getattr(opt, mode) == (cfg.clip_threshold if cfg.clipping == mode else None)
     assert len([l for l in model.layers if "Dense" not in type(l).__name__]) == cfg.layers
+    if cfg.cell == "lstm":
+        assert model.layers[0].cell.unit_forget_bias == cfg.unit_forget_bias
     if cfg.scaler != "none":
         assert "fit(X_train.reshape" in code and "fit(X_val" not in code

@@ -400,6 +400,33 @@ def test_recurrent_gain_scales_the_initial_recurrent_kernel_and_the_probe_sees_i
         TrainConfig(recurrent_gain=0)
 
 
+def test_unit_forget_bias_sets_the_lstms_first_forget_bias_and_the_probe_sees_it(adding20):
+    """unit_forget_bias (Keras's default) starts the forget gate's bias at 1, False at 0,
+    and nothing else of the initial weights changes; a reused bench loads the weights of
+    the setting asked for. With the bias at 0 the cell state halves at each step, so before
+    the first step the early steps get far less of the gradient (lesson 4)."""
+    from lstm_widgets.diagnosis.stats import time_profile
+    from lstm_widgets.engine.model import build_model
+
+    weights = {flag: {v.path: v.numpy() for v in build_model(TrainConfig(units=8, unit_forget_bias=flag), 20, 2, 1).weights}
+               for flag in (True, False)}
+    bias = "lstm_widgets_model/lstm_1/lstm_cell/bias"
+    np.testing.assert_array_equal(weights[True][bias][8:16], 1.0)  # gate order i, f, c, o
+    np.testing.assert_array_equal(weights[False][bias], 0.0)
+    for path, w in weights[True].items():
+        if path != bias:
+            np.testing.assert_array_equal(w, weights[False][path])
+
+    settings = dict(units=8, epochs=1, learning_rate=1e-6)
+    on = run(adding20, **settings)
+    off = run(adding20, unit_forget_bias=False, **settings)  # the same bench key: reused, re-seeded
+    head = {name: time_profile(t.history.runs[1].initial_grad_through_time)["first"] for name, t in
+            (("on", on), ("off", off))}
+    assert head["off"] < 1e-2 * head["on"], head
+    assert off.history.runs[1].settings.unit_forget_bias is False
+    assert TrainConfig(cell="gru", unit_forget_bias=False).to_keras_code().count("unit_forget_bias") == 0
+
+
 def test_a_change_queued_after_the_last_epoch_does_not_overwrite_a_later_set(adding20):
     """A schedule acting on the last epoch queues a learning rate the run never uses. It
     used to stay queued, and the next start applied it over the rate set after the run

@@ -59,6 +59,11 @@ def bench_key(config: TrainConfig, data: SequenceData, instruments: bool) -> tup
     )
 
 
+def _init_key(config: TrainConfig) -> tuple:
+    """What the initial weights depend on besides the bench's shape."""
+    return config.seed, config.recurrent_gain, config.unit_forget_bias
+
+
 class Bench:
     """One model, its VariableLayout, loss, data variables, instruments and compiled
     steps. Built for a key (see :func:`bench_key`); the weights are set per run."""
@@ -111,7 +116,7 @@ class Bench:
         self._steps: OrderedDict[tuple, tuple] = OrderedDict()
         # The model's weights as this config's seed built them: the first run's start.
         self.initial_weights = [v.numpy() for v in model.weights]
-        self._init_key = (config.seed, config.recurrent_gain)
+        self._init_key = _init_key(config)
         # References to the model that the bench itself holds (the closures, Keras'
         # own tracking): more than these at release means a user still holds the model.
         self._own_refs = sys.getrefcount(model)
@@ -121,12 +126,13 @@ class Bench:
 
     # -- per run --------------------------------------------------------------------------
     def seed(self, config: TrainConfig, data: SequenceData) -> list[np.ndarray]:
-        """Load the initial weights ``config.seed`` (and ``recurrent_gain``) give this
-        architecture (the very weights a freshly built model would have) and return them."""
-        if (config.seed, config.recurrent_gain) != self._init_key:
+        """Load the initial weights ``config.seed`` (with ``recurrent_gain`` and
+        ``unit_forget_bias``) give this architecture (the very weights a freshly built model
+        would have) and return them."""
+        if _init_key(config) != self._init_key:
             fresh = build_model(config, data.n_timesteps, data.n_features, data.n_outputs)
             self.initial_weights = [v.numpy() for v in fresh.weights]
-            self._init_key = (config.seed, config.recurrent_gain)
+            self._init_key = _init_key(config)
             del fresh
         for v, w in zip(self.model.weights, self.initial_weights):
             v.assign(w)

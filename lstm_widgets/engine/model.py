@@ -34,9 +34,11 @@ def build_model(config: TrainConfig, n_timesteps: int, n_features: int, n_output
         kernel = keras.initializers.GlorotUniform(seed=draw())
         recurrent = gain_init if gain_init is not None else keras.initializers.Orthogonal(seed=draw())
         sg = draw() if sg is None else sg
+        # The forget gate's bias starts at 1 unless turned off (lesson 4); no other cell has one.
+        forget = {"unit_forget_bias": config.unit_forget_bias} if config.cell == "lstm" else {}
         layers.append(
             cls(config.units, return_sequences=i < config.layers - 1, name=f"{config.cell}_{i + 1}",
-                kernel_initializer=kernel, recurrent_initializer=recurrent, seed=sg)
+                kernel_initializer=kernel, recurrent_initializer=recurrent, seed=sg, **forget)
         )
     layers.append(keras.layers.Dense(n_outputs, name="output",
                                      kernel_initializer=keras.initializers.GlorotUniform(seed=draw())))
