@@ -20,7 +20,7 @@ cancels the drift between rounds) with a 95% bootstrap interval and the interqua
 range, the ratio of the medians beside it, and, on its last line, the median ratio
 fit + watch() / plain fit (target: at most 1.05).
 
-    python benchmarks/watch_overhead.py [--rounds 120] [--fit-rounds 20] [--fit-epochs 5]
+    python benchmarks/watch_overhead.py [--rounds 120] [--fit-rounds 60] [--fit-epochs 5]
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class Side:
 def main(argv=None) -> float:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=120, help="rounds of one epoch per side, in turn")
-    p.add_argument("--fit-rounds", type=int, default=20, help="rounds of one whole fit per side, in turn")
+    p.add_argument("--fit-rounds", type=int, default=60, help="rounds of one whole fit per side, in turn")
     p.add_argument("--fit-epochs", type=int, default=5, help="epochs of each whole fit")
     args = p.parse_args(argv)
 
