@@ -40,6 +40,12 @@ def test_compare_runs_one_line_per_run(adding20):
         compare_runs({"x": 3})
     with pytest.raises(ValueError, match="not in that History"):
         compare_runs({"a": (a.history, 7)})
+    # the profile before a run's first step, from its RunInfo (lesson 4 sets it beside the last epoch's)
+    start = compare_runs({"a": a, "b": (b.history, 1)}, field="initial_grad_through_time")
+    np.testing.assert_allclose(np.asarray(start.marks[0].y)[0], a.history.runs[1].initial_grad_through_time, rtol=1e-6)
+    assert start.axes[0].label == "time step (0 = last)" and "before the first step" in start.title
+    with pytest.raises(ValueError, match=r"runs\['r'\].*no profile from before its first step"):
+        compare_runs({"r": a.history.run()}, field="initial_grad_through_time")
 
 
 def test_compare_runs_maps_non_positive_values_to_nan_on_a_log_scale():

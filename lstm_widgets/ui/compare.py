@@ -42,7 +42,10 @@ _LABELS = {
     "step_ratio_mean": "update per step ||ΔW||/||W|| (mean over the epoch)",
     "step_ratio_max": "largest update of a step ||ΔW||/||W||",
     "grad_through_time": "||∂L/∂x_t|| (last epoch)",
+    "initial_grad_through_time": "||∂L/∂x_t|| (before the first step)",
 }
+#: Fields drawn against the time step counted back from the last, not the epoch.
+_TIME_FIELDS = ("grad_through_time", "initial_grad_through_time")
 
 
 def _records(run: Any, label: str) -> list:
@@ -69,20 +72,41 @@ def _records(run: Any, label: str) -> list:
     return history.run()
 
 
+def _initial_profile(run: Any, label: str) -> list:
+    """The run's ||∂L/∂x_t|| before its first step (RunInfo), [] when it was not probed."""
+    recs = _records(run, label)  # the same checks and messages as every field
+    if isinstance(run, list) or (isinstance(run, tuple) and len(run) != 2):
+        raise ValueError(f"runs[{label!r}]: a list of EpochRecords has no profile from before its first step; "
+                         "pass its History (or (history, run_id)).")
+    history, run_id = (run if isinstance(run, tuple) else (run, None))
+    history = getattr(history, "history", history)
+    run_id = recs[0].run_id if recs else (run_id if run_id is not None else history.current_run)
+    info = history.runs.get(run_id)
+    return list(getattr(info, "initial_grad_through_time", None) or [])
+
+
 def run_series(run: Any, field: str = "loss", unit: str = "global") -> tuple[np.ndarray, np.ndarray]:
     """(x, y) of one run, as :func:`compare_runs` draws it.
 
     For an epoch field ("loss", "val_loss", "time_s") or a unit field (e.g.
     "update_ratio", "grad_pre_mean") x is the epoch; for "grad_through_time" x is the
     time step counted back from the last (0 = last step, -1 = the one before, ...) and y
-    the last epoch's ||∂L/∂x_t||, so sequences of different lengths line up at the end.
+    the last epoch's ||∂L/∂x_t||, so sequences of different lengths line up at the end;
+    "initial_grad_through_time" is the same profile measured before the run's first step.
 
     Raises:
         ValueError: an unknown field, or a run that is not a History, Lab, Trainer,
             ``(history, run_id)`` or list of EpochRecords.
     """
     _check_field(field)
-    recs = _records(run, "run")
+    return _series(run, field, unit, "run")
+
+
+def _series(run: Any, field: str, unit: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+    if field == "initial_grad_through_time":
+        g = np.asarray(_initial_profile(run, label), dtype=float)
+        return np.arange(-len(g) + 1, 1, dtype=float), g
+    recs = _records(run, label)
     if field == "grad_through_time":
         g = np.asarray(recs[-1].grad_through_time if recs else [], dtype=float)
         return np.arange(-len(g) + 1, 1, dtype=float), g
@@ -111,7 +135,7 @@ _CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
 
 def _check_field(field: str) -> None:
-    known = _EPOCH_FIELDS + UNIT_FIELDS + ("grad_through_time",)
+    known = _EPOCH_FIELDS + UNIT_FIELDS + _TIME_FIELDS
     if field not in known:
         raise ValueError(f"field must be one of {', '.join(map(repr, known))}; got {field!r}.")
 
@@ -131,8 +155,10 @@ def compare_runs(
             History's latest run), ``(history, run_id)`` for an earlier run, or a list of
             EpochRecords.
         field: What to draw: "loss", "val_loss", "time_s", a unit field such as
-            "update_ratio" or "grad_pre_mean", or "grad_through_time" (the last epoch's
-            ||∂L/∂x_t|| against the step counted back from the end). Defaults to "loss".
+            "update_ratio" or "grad_pre_mean", "grad_through_time" (the last epoch's
+            ||∂L/∂x_t|| against the step counted back from the end) or
+            "initial_grad_through_time" (the same before the run's first step; not for a
+            list of EpochRecords). Defaults to "loss".
         unit: For a unit field, the variable, layer or "global". Defaults to "global".
         log_y: A logarithmic y axis (values <= 0 and non-finite ones are left out).
             Defaults to True.
@@ -154,7 +180,7 @@ def compare_runs(
             f"'Adam': lab_adam.history}}; got {type(runs).__name__}."
         )
     _check_field(field)
-    series = [(str(label), *run_series(_records(run, str(label)), field, unit)) for label, run in runs.items()]
+    series = [(str(label), *_series(run, field, unit, str(label))) for label, run in runs.items()]
     n = max((len(x) for _, x, _ in series), default=0)
     xs = np.full((len(series), max(n, 1)), np.nan)
     ys = np.full_like(xs, np.nan)
@@ -165,7 +191,7 @@ def compare_runs(
     if log_y:
         ys[ys <= 0] = np.nan  # a LogScale draws nothing at all with a value <= 0
     labels = [label for label, _, _ in series]
-    if log_y and field != "grad_through_time":
+    if log_y and field not in _TIME_FIELDS:
         # One exploding run (losses of 1e27) would flatten every other run into one band:
         # the scale stops OFF_SCALE times above where the runs started, and a run beyond
         # that leaves through the top (its label says so). "Where they started" is the median
@@ -204,7 +230,7 @@ def compare_runs(
         colors=[COLOURS[i % len(COLOURS)] for i in range(len(series))],
         display_legend=True,
     )
-    x_label = "time step (0 = last)" if field == "grad_through_time" else "epoch"
+    x_label = "time step (0 = last)" if field in _TIME_FIELDS else "epoch"
     y_label = _LABELS.get(field, field) + ("" if unit == "global" or field in _EPOCH_FIELDS else f" [{unit}]")
     fig = Figure(
         marks=[line],
