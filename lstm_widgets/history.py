@@ -53,6 +53,11 @@ GATE_FIELDS = (
 )
 
 
+#: Settings added after Histories were first saved, with the value every run had before:
+#: unit_forget_bias (Keras's default, the only forget bias a model here had until then).
+_ADDED_LATER = {"unit_forget_bias": True}
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """The settings in force in one epoch, read the same way whoever recorded them.
@@ -105,9 +110,15 @@ class RunSettings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "RunSettings":
-        """From :meth:`to_dict` (or an older History's settings dict); unknown keys are dropped."""
+        """From :meth:`to_dict` (or an older History's settings dict); unknown keys are
+        dropped. A Trainer's run saved before a setting existed (its model settings known,
+        that one missing) was made with the value every run had then (_ADDED_LATER)."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+        values = {k: v for k, v in (d or {}).items() if k in names}
+        if values.get("cell") is not None:
+            for k, v in _ADDED_LATER.items():
+                values.setdefault(k, v)
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,3 +32,19 @@ def test_history_json_round_trip_and_frame(tmp_path):
     assert list(df["learning_rate"]) == [0.001, 0.001, 0.01, 0.01]
     h.to_csv(tmp_path / "h.csv")
     assert pd.read_csv(tmp_path / "h.csv").shape == df.shape
+
+
+def test_a_run_saved_before_a_setting_existed_loads_with_the_value_it_had():
+    """Histories saved before unit_forget_bias existed (the gallery's among them) were
+    made with Keras's forget bias of 1; a watch() run, whose model settings are not
+    known, stays unknown."""
+    from lstm_widgets.history import RunSettings
+
+    trainer_run = RunSettings.from_config(TrainConfig()).to_dict()
+    del trainer_run["unit_forget_bias"]
+    assert RunSettings.from_dict(trainer_run).unit_forget_bias is True
+    watched = RunSettings(optimizer="adam", learning_rate=1e-3).to_dict()
+    del watched["unit_forget_bias"]
+    assert RunSettings.from_dict(watched).unit_forget_bias is None
+    off = RunSettings.from_config(TrainConfig(unit_forget_bias=False)).to_dict()
+    assert RunSettings.from_dict(off).unit_forget_bias is False
