@@ -51,10 +51,11 @@ def _initializer_seeds(seed: int):
 
     A default initializer (and a cell's dropout SeedGenerator) draws its seed from Python's
     *global* ``random`` when it is constructed. Any other thread that draws from it between
-    the seeding and the layers' construction (Dask's client in a sweep, a notebook's
-    comms) changes every weight: a run in a sweep then started elsewhere than the same run
-    in the kernel (CI saw epoch-1 losses of 0.583 and 0.614). The same draws from a
-    private ``random.Random(seed)`` give the very weights a quiet process gets, always.
+    the seeding and the layers' construction (the scheduler a local Dask cluster runs in
+    this process draws from it) changes every weight: a run in a sweep then started
+    elsewhere than the same run in the kernel (CI saw epoch-1 losses of 0.583 and 0.614).
+    The same draws from a private ``random.Random(seed)`` give the very weights a quiet
+    process gets, always.
     """
     rng = random.Random(seed)
     return lambda: rng.randint(1, int(1e9))

@@ -75,13 +75,12 @@ def _records(run: Any, label: str) -> list:
 def _initial_profile(run: Any, label: str) -> list:
     """The run's ||∂L/∂x_t|| before its first step (RunInfo), [] when it was not probed."""
     recs = _records(run, label)  # the same checks and messages as every field
-    if isinstance(run, list) or (isinstance(run, tuple) and len(run) != 2):
+    is_pair = isinstance(run, tuple) and len(run) == 2
+    if isinstance(run, (list, tuple)) and not is_pair:
         raise ValueError(f"runs[{label!r}]: a list of EpochRecords has no profile from before its first step; "
                          "pass its History (or (history, run_id)).")
-    history, run_id = (run if isinstance(run, tuple) else (run, None))
-    history = getattr(history, "history", history)
-    run_id = recs[0].run_id if recs else (run_id if run_id is not None else history.current_run)
-    info = history.runs.get(run_id)
+    owner = run[0] if is_pair else run
+    info = getattr(owner, "history", owner).runs.get(recs[0].run_id) if recs else None
     return list(getattr(info, "initial_grad_through_time", None) or [])
 
 

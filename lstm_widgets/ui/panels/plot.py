@@ -328,9 +328,9 @@ def _shorten(text: str, n: int) -> str:
         return text
     parts = [_new_value_only(p) for p in text.split("; ")]
     kept = ""
-    for part in parts:
+    for i, part in enumerate(parts):
         joined = f"{kept}; {part}" if kept else part
-        if len(joined) > (n if part is parts[-1] else n - 2):
+        if len(joined) > (n if i == len(parts) - 1 else n - 2):  # room for " …" unless last
             break
         kept = joined
     if kept == "; ".join(parts):
